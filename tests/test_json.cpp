@@ -1,0 +1,33 @@
+// test_json.cpp — the strict JSON parser accepts valid documents and rejects invalid ones.
+#include <doctest/doctest.h>
+
+#include "tensor/common.h"
+#include "tensor/json.h"
+
+using namespace tg;
+
+TEST_CASE("json: parses values, escapes and surrogate pairs") {
+    auto v = json::parse(R"({"a":1,"b":[true,false,null],"c":"x\u00e9\ud83d\ude00\n","d":-1.5e2,"e":{}})");
+    REQUIRE(v.is_object());
+    CHECK(v.find("a")->as_int() == 1);
+    CHECK(v.find("b")->arr.size() == 3);
+    CHECK(v.find("c")->s == "x\xc3\xa9\xf0\x9f\x98\x80\n");
+    CHECK(v.find("d")->as_number() == -150.0);
+    CHECK(v.find("e")->obj.empty());
+    CHECK(json::dump(json::parse(R"([1,"a\"b",{"k":2.5}])")) == R"([1,"a\"b",{"k":2.5}])");
+}
+
+TEST_CASE("json: rejects malformed input with a position") {
+    const char* bad[] = {"",        "{",          "[1,]",          "{\"a\":1,}", "01",          "1.",
+                         "\"\x01\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "nul",   "[1] x",       "\"\xff\"",
+                         "NaN",     "1e",         "\"\\x\"",       "{1:2}"};
+    for (const char* s : bad) CHECK_THROWS_AS(json::parse(s, "t"), tg::Error);
+    std::string deep(1000, '[');
+    CHECK_THROWS_AS(json::parse(deep), tg::Error);
+    try {
+        json::parse("{\n\"a\": tru }", "cfg.json");
+    } catch (const tg::Error& e) {
+        CHECK(std::string(e.what()).find("cfg.json") != std::string::npos);
+        CHECK(std::string(e.what()).find("line 2") != std::string::npos);
+    }
+}

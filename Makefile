@@ -3,13 +3,14 @@
 #   make test       build and run the whole doctest suite
 #   make asan       build with ASan+UBSan into build-asan/ and run the suite
 #   make bench      GEMM benchmark vs OpenBLAS (see tools/bench)
+#   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights)
 #   make demo       the main job (see README)
 #   make weights    fetch real BERT weights into weights/
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build test asan bench demo weights clean
+.PHONY: all build test asan bench demo weights bench-bert clean
 
 all: build
 
@@ -27,6 +28,13 @@ asan:
 
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./$(BUILD)/bench_gemm
+
+weights:
+	tools/fetch_weights.sh weights
+
+# BERT encoder benchmark: ours vs ONNX Runtime vs PyTorch, 2 threads each (needs `make weights`).
+bench-bert: build
+	python3 tools/bench/bench_bert.py --build $(BUILD)
 
 clean:
 	rm -rf build build-asan

@@ -1,24 +1,302 @@
-// gemm.cpp — GEMM dispatch. PLACEHOLDER: forwards to the scalar reference until the packed,
-// blocked SIMD kernels land (the GEMM work replaces this file).
+// gemm.cpp — the packed, cache-blocked, multi-threaded GEMM driver (see gemm.h for the contract).
+//
+// This is the GotoBLAS / BLIS scheme. For   C[M,N] = alpha * op(A)[M,K] · op(B)[K,N] + beta * C
+// the plain loop
+//     for i in 0..M: for j in 0..N: for k in 0..K: C[i][j] += A[i][k] * B[k][j]
+// is memory bound: every multiply needs fresh operands. We instead cut the product into blocks that
+// fit the cache levels and reuse each loaded number many times:
+//
+//   pack all of op(B) once, cut into K blocks of depth kc and NR-wide micro-panels Bp[kc][NR]
+//   threads split C into rectangles (rows x columns, on MR/NR boundaries); each thread then does
+//   for ic in its rows, step mc:                      A block: mc rows
+//     pack op(A)[ic:ic+mc, all K] into MR-tall micro-panels Ap[kc][MR] (per K block)
+//     for jc in its columns, step nc:                 C block mc x nc stays in L2 across pc
+//       for pc in 0..K, step kc:                      K blocks, in increasing order
+//         for ir in 0..mc, step MR:                   A micro-panel (kc x MR) stays in L1
+//           for jr in 0..nc, step NR:                 B micro-panels stream from L2 (kc x nc block)
+//             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Ap · Bp      (registers, FMA with broadcast)
+//
+// Packing makes the micro-kernel's operands contiguous and aligned whatever the transposes and
+// leading dimensions are: op(A) is read as Ap[k][r] and op(B) as Bp[k][j], so the four transpose
+// combinations differ only in the packing routine (a contiguous copy or a strided gather).
+// Edge tiles (M or N not a multiple of MR/NR) are zero-padded in the packs and the micro-kernel
+// stores only the m x n part that lies inside C.
+//
+// Determinism: every C element is produced by exactly one thread, as the same FMA chain over k
+// (increasing, K blocks in order, identical kc), whatever the thread count or tile position, so
+// results are bit-identical for any number of threads. K is never split across threads.
+//
+// ISA dispatch: tg::cpu_isa() picks the AVX-512 (12x32), AVX2 (6x16) or portable scalar (4x16)
+// micro-kernel. bf16 uses vdpbf16ps on k pairs where the CPU has avx512_bf16, otherwise the packs
+// convert bf16 to f32 and the f32 micro-kernel runs.
 #include "tensor/gemm.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "tensor/common.h"
+#include "tensor/cpu_isa.h"
+#include "tensor/dtype.h"
+#include "tensor/gemm_kernels.h"
+#include "tensor/parallel.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace tg {
+using namespace gemm_detail;
+
+namespace {
+
+// ---- scalar micro-kernel -------------------------------------------------------------------
+// The TG_ISA=scalar path: same blocking and packing, a 4x16 register tile written as plain loops
+// (the compiler turns the j loop into baseline SSE2 vectors). Same contract as the SIMD kernels.
+constexpr int SMR = 4, SNR = 16;
+void ukr_f32_scalar(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
+                    float beta) {
+    float acc[SMR][SNR] = {};
+    for (int64_t k = 0; k < kc; k++, Ap += SMR, Bp += SNR)
+        for (int r = 0; r < SMR; r++)
+            for (int j = 0; j < SNR; j++) acc[r][j] += Ap[r] * Bp[j];
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < n; j++) {
+            float& c = C[r * ldc + j];
+            c = beta != 0.f ? beta * c + alpha * acc[r][j] : alpha * acc[r][j];
+        }
+}
+Kernel<UkrF32> kernel_f32_scalar() { return {SMR, SNR, 256, 64, 256, ukr_f32_scalar}; }
+
+// ---- aligned, grow-only scratch buffers ------------------------------------------------------
+// One per thread (thread_local), reused across calls so a GEMM does not pay for page faults on
+// fresh allocations every time. Memory is kept until the thread exits.
+struct Scratch {
+    std::unique_ptr<uint8_t[], void (*)(void*)> p{nullptr, std::free};
+    size_t size = 0;
+    template <typename P>
+    P* get(size_t n) {
+        size_t bytes = (n * sizeof(P) + 63) / 64 * 64;
+        if (bytes > size) {
+            void* q = std::aligned_alloc(64, bytes);
+            TG_CHECK(q, "gemm: cannot allocate ", bytes, " bytes of packing buffer");
+            p.reset(static_cast<uint8_t*>(q));
+            size = bytes;
+        }
+        return reinterpret_cast<P*>(p.get());
+    }
+};
+thread_local Scratch tl_bpack, tl_apack;
+
+// ---- element conversion for packing ---------------------------------------------------------
+// P is the packed element: float (f32 kernels; bf16 input is widened) or uint32_t (two bf16 in k).
+// "Packed k" index kp covers 1 k (float) or 2 k (uint32 pair).
+template <typename P> constexpr int k_per_elem = 1;
+template <> constexpr int k_per_elem<uint32_t> = 2;
+
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t x) { return bf16_to_f32(x); }
+
+// Pack an "x" operand viewed as X[k][w] (k = depth, w = width index of the micro-panel, i.e. row of
+// op(A) or column of op(B)) into micro-panels dst[panel][kc][W], zero-padding w >= width and k >= K.
+//   gather = true:  X[k][w] = src[w*ld + k]   (w-th line holds consecutive k: A plain, B transposed)
+//   gather = false: X[k][w] = src[k*ld + w]   (k-th line holds consecutive w: A transposed, B plain)
+// src points at X[k0][w0]; width = valid w count, kvalid = valid k count (K - k0), kc in packed units.
+template <typename T, typename P>
+void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W, P* dst) {
+    for (int64_t w0 = 0; w0 < width; w0 += W, dst += kc * W) {
+        const int64_t wn = std::min<int64_t>(W, width - w0);
+        if constexpr (std::is_same_v<P, float>) {
+            const int64_t kn = std::min(kc, kvalid);
+            if (gather) {
+                // dst[k][w] = src[w][k]: read each line sequentially, write with stride W.
+                for (int64_t w = 0; w < wn; w++) {
+                    const T* s = src + (w0 + w) * ld;
+                    for (int64_t k = 0; k < kn; k++) dst[k * W + w] = to_f32(s[k]);
+                }
+            } else {
+                for (int64_t k = 0; k < kn; k++) {
+                    const T* s = src + k * ld + w0;
+                    for (int64_t w = 0; w < wn; w++) dst[k * W + w] = to_f32(s[w]);
+                }
+            }
+            for (int64_t k = 0; k < kn; k++)
+                for (int64_t w = wn; w < W; w++) dst[k * W + w] = 0.f;
+            for (int64_t k = kn; k < kc; k++)
+                for (int64_t w = 0; w < W; w++) dst[k * W + w] = 0.f;
+        } else {
+            // bf16 pairs: element (p, w) = X[2p][w] | X[2p+1][w] << 16, zero beyond kvalid.
+            static_assert(std::is_same_v<T, uint16_t>);
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t w = 0; w < W; w++) {
+                    uint32_t lo = 0, hi = 0;
+                    const int64_t k = 2 * p;
+                    if (w < wn && k < kvalid) {
+                        lo = gather ? src[(w0 + w) * ld + k] : src[k * ld + w0 + w];
+                        if (k + 1 < kvalid) hi = gather ? src[(w0 + w) * ld + k + 1] : src[(k + 1) * ld + w0 + w];
+                    }
+                    dst[p * W + w] = lo | (hi << 16);
+                }
+        }
+    }
+}
+
+// Split the C tile grid (tm x tn tiles) into ta x tb thread rectangles, ta * tb <= T, minimizing the
+// largest per-thread share (ties favour splitting rows, which does not duplicate A packing).
+void split_threads(int T, int64_t tiles_m, int64_t tiles_n, int& ta, int& tb) {
+    ta = 1, tb = 1;
+    int64_t best = -1;
+    for (int a = 1; a <= T; a++) {
+        int b = T / a;
+        int64_t cost = (tiles_m + a - 1) / a * ((tiles_n + b - 1) / b);
+        if (best < 0 || cost < best) best = cost, ta = a, tb = b;
+    }
+}
+
+// C = beta * C (beta == 0: C = 0, not read) for the K == 0 / alpha == 0 cases.
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+}
+
+void check_args(const char* fn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                int64_t ldc) {
+    TG_CHECK(M >= 0 && N >= 0 && K >= 0, fn, ": negative size M=", M, " N=", N, " K=", K);
+    TG_CHECK(lda >= std::max<int64_t>(1, tA ? M : K), fn, ": lda=", lda, " < ", (tA ? "M=" : "K="), (tA ? M : K),
+             " (transA=", tA, ")");
+    TG_CHECK(ldb >= std::max<int64_t>(1, tB ? K : N), fn, ": ldb=", ldb, " < ", (tB ? "K=" : "N="), (tB ? K : N),
+             " (transB=", tB, ")");
+    TG_CHECK(ldc >= std::max<int64_t>(1, N), fn, ": ldc=", ldc, " < N=", N);
+}
+
+// The blocked driver. T = input element (float / uint16_t bf16), P = packed element, Ukr = kernel.
+// nthreads: how many OpenMP threads this call may use (1 inside an outer parallel region).
+template <typename T, typename P, typename Ukr>
+void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const T* A,
+                 int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads) {
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
+
+    const int MR = kn.mr, NR = kn.nr;
+    constexpr int KPE = k_per_elem<P>;
+    const int64_t Kp = (K + KPE - 1) / KPE;  // depth in packed elements
+    const int64_t kc = kn.kc, mc = kn.mc, nc = kn.nc;
+    const int64_t Npad = (N + NR - 1) / NR * NR;
+    const int64_t tiles_m = (M + MR - 1) / MR, tiles_n = Npad / NR;
+
+    // Small products are not worth waking a second thread (the result does not depend on it).
+    int nt = nthreads;
+    if (double(M) * double(N) * double(K) < 64.0 * 64.0 * 64.0) nt = 1;
+    int ta, tb;
+    split_threads(nt, tiles_m, tiles_n, ta, tb);
+    nt = ta * tb;
+
+    // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
+    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));
+    const int64_t nkb = (Kp + kc - 1) / kc;
+#pragma omp parallel for num_threads(nt) if (nt > 1) collapse(2) schedule(static)
+    for (int64_t pb = 0; pb < nkb; pb++)
+        for (int64_t jt = 0; jt < tiles_n; jt++) {
+            const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
+            const int64_t kel = k0 * KPE;  // first k element
+            const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
+            pack_panels<T, P>(tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
+                              Bp + k0 * Npad + jt * kcb * NR);
+        }
+
+    // 2. Each thread computes one rectangle of C.
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = nt > 1 ? omp_get_thread_num() : 0;
+#else
+        const int tid = 0;
+#endif
+        const int a = tid / tb, b = tid % tb;
+        const int64_t i_beg = tiles_m * a / ta * MR, i_end = std::min(M, tiles_m * (a + 1) / ta * MR);
+        const int64_t j_beg = tiles_n * b / tb * NR, j_end = std::min(N, tiles_n * (b + 1) / tb * NR);
+        P* Ap = tl_apack.get<P>(size_t(mc * Kp));
+
+        for (int64_t ic = i_beg; ic < i_end; ic += mc) {
+            const int64_t mb = std::min(mc, i_end - ic);
+            // Pack rows ic..ic+mb of op(A) for all K: block pc at Ap + k0*mc, panel r at + (r/MR)*kcb*MR.
+            for (int64_t pb = 0; pb < nkb; pb++) {
+                const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
+                const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
+                pack_panels<T, P>(!tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
+            }
+            for (int64_t jc = j_beg; jc < j_end; jc += nc) {
+                const int64_t nb = std::min(nc, j_end - jc);
+                for (int64_t pb = 0; pb < nkb; pb++) {
+                    const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0);
+                    const float beta_blk = pb == 0 ? beta : 1.f;  // later K blocks accumulate into C
+                    const P* Ablk = Ap + k0 * mc;
+                    const P* Bblk = Bp + k0 * Npad + (jc / NR) * kcb * NR;
+                    for (int64_t ir = 0; ir < mb; ir += MR) {
+                        const int m = int(std::min<int64_t>(MR, mb - ir));
+                        const P* Apan = Ablk + (ir / MR) * kcb * MR;
+                        for (int64_t jr = 0; jr < nb; jr += NR) {
+                            const int n = int(std::min<int64_t>(NR, nb - jr));
+                            kn.ukr(kcb, Apan, Bblk + (jr / NR) * kcb * NR, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
+                                   alpha, beta_blk);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+Kernel<UkrF32> f32_kernel_for_isa() {
+    switch (cpu_isa()) {
+        case Isa::avx512: return kernel_f32_avx512();
+        case Isa::avx2: return kernel_f32_avx2();
+        default: return kernel_f32_scalar();
+    }
+}
+
+void gemm_f32_threads(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads) {
+    gemm_driver<float, float>(f32_kernel_for_isa(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nthreads);
+}
+
+}  // namespace
 
 void gemm_f32(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    gemm_f32_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    check_args("gemm_f32", tA, tB, M, N, K, lda, ldb, ldc);
+    gemm_f32_threads(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, num_threads());
 }
 
+// Batches: when there are at least as many matrices as threads and each one is small (attention's
+// per-head products), give whole matrices to threads; otherwise run them one after the other, each
+// multi-threaded. Either way each matrix is computed exactly as a single gemm_f32 would.
 void gemm_batched_f32(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                       int64_t lda, int64_t sA, const float* B, int64_t ldb, int64_t sB, float beta, float* C,
                       int64_t ldc, int64_t sC) {
-    for (int64_t b = 0; b < batch; b++)
-        gemm_f32(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc);
+    check_args("gemm_batched_f32", tA, tB, M, N, K, lda, ldb, ldc);
+    TG_CHECK(batch >= 0, "gemm_batched_f32: negative batch ", batch);
+    const int T = num_threads();
+    const bool across = T > 1 && batch >= T && M <= 512;
+    if (across) {
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+        for (int64_t b = 0; b < batch; b++)
+            gemm_f32_threads(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc, 1);
+    } else {
+        for (int64_t b = 0; b < batch; b++)
+            gemm_f32_threads(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc, T);
+    }
 }
 
 void gemm_bf16(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
                const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    gemm_bf16_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    check_args("gemm_bf16", tA, tB, M, N, K, lda, ldb, ldc);
+    if (cpu_has_avx512_bf16())
+        gemm_driver<uint16_t, uint32_t>(kernel_bf16_avx512(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                        num_threads());
+    else
+        gemm_driver<uint16_t, float>(f32_kernel_for_isa(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                     num_threads());
 }
 
 }  // namespace tg

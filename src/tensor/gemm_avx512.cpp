@@ -1,0 +1,107 @@
+// gemm_avx512.cpp — AVX-512 GEMM micro-kernels (f32 FMA and bf16 vdpbf16ps).
+//
+// Compiled with -mavx512f/bw/vl/dq/bf16 -mfma (CMake does this for *_avx512.cpp); the driver in
+// gemm.cpp only calls into this file after tg::cpu_isa() said avx512 (and cpu_has_avx512_bf16()
+// for the bf16 kernel). See gemm_kernels.h for the packed layouts and the exact contract.
+//
+// Why a 12 x 32 tile: C is row-major, so a row of the tile is contiguous and we vectorize along N:
+// 32 columns = 2 zmm registers. Each k step loads those 2 vectors of packed B once and, for each of
+// the MR rows, broadcasts one element of packed A and does 2 FMAs. With MR = 12 that is 24 FMAs per
+// 2 loads + 12 broadcasts, 24 accumulators + 2 B registers + 1 broadcast = 27 of the 32 zmm
+// registers. Two FMA pipes with a 4-cycle latency need >= 8 independent accumulators to stay busy;
+// 24 leaves plenty of slack, and the loads (2 vector + 12 broadcast per 12 cycles of FMAs) stay well
+// under the 2-loads-per-cycle limit.
+#include <immintrin.h>
+
+#include "tensor/gemm_kernels.h"
+
+namespace tg::gemm_detail {
+
+static constexpr int MR = 12, NR = 32;
+
+// Masks selecting the first n (0..32) columns of the tile: low 16 in the first zmm, rest in the second.
+static inline __mmask16 mask_lo(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+static inline __mmask16 mask_hi(int n) {
+    return n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
+}
+
+// C[r][0..n) = alpha * acc + beta * C, with beta == 0 meaning "do not read C" (it may be garbage).
+// Full tiles use plain unaligned loads/stores; edge columns use masked ones, which never touch
+// memory outside the mask.
+static inline void store_tile(__m512 acc[MR][2], float* C, int64_t ldc, int m, int n, float alpha, float beta) {
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 k0 = mask_lo(n), k1 = mask_hi(n);
+    for (int r = 0; r < m; r++) {
+        float* c = C + r * ldc;
+        __m512 x0 = _mm512_mul_ps(va, acc[r][0]);
+        __m512 x1 = _mm512_mul_ps(va, acc[r][1]);
+        if (beta != 0.f) {
+            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, c), x0);
+            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, c + 16), x1);
+        }
+        _mm512_mask_storeu_ps(c, k0, x0);
+        _mm512_mask_storeu_ps(c + 16, k1, x1);
+    }
+}
+
+// Scalar meaning of the loop below (Ap: [kc][MR], Bp: [kc][NR]):
+//     for k in 0..kc: for r in 0..MR: for j in 0..NR: acc[r][j] += Ap[k*MR + r] * Bp[k*NR + j]
+static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
+                    float beta) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    // Touch the C tile early so its cache lines arrive while we compute (C is read only at the end).
+    for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            const __m512 a = _mm512_set1_ps(Ap[r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(acc, C, ldc, m, n, alpha, beta);
+}
+
+// bf16: vdpbf16ps acc, a, b computes, per f32 lane j,  acc[j] += a.lo[j]*b.lo[j] + a.hi[j]*b.hi[j]
+// where lo/hi are the two bf16 halves of the 32-bit lane. Packed B holds (B[k][j], B[k+1][j]) in lane
+// j, and we broadcast the 32-bit pair (A[r][k], A[r][k+1]) to every lane, so one instruction does
+// two k steps for 16 columns: twice the work of an f32 FMA per instruction.
+// Scalar meaning (Ap: [kp][MR] pairs, Bp: [kp][NR] pairs):
+//     for p in 0..kp: for r, j: acc[r][j] += A(r,2p)*B(2p,j) + A(r,2p+1)*B(2p+1,j)
+static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m, int n,
+                     float alpha, float beta) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < kp; p++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp);
+        const __m512bh b1 = (__m512bh)_mm512_load_si512(Bp + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r]));
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(acc, C, ldc, m, n, alpha, beta);
+}
+
+// Blocking (Zen 4/5: 32-48 KiB L1d, 1 MiB L2 per core):
+//   kc = 256: A micro-panel 12 KiB + B micro-panel 32 KiB per tile sweep — A stays in L1 across
+//             the jr loop, B micro-panels stream from L2.
+//   mc = 96 rows: packed A block 96 x 256 x 4 = 96 KiB.   nc = 512: packed B block 512 KiB (L2).
+Kernel<UkrF32> kernel_f32_avx512() { return {MR, NR, 256, 96, 512, ukr_f32}; }
+// bf16 k pairs take the same bytes per step as f32 k steps, so the same blocking holds in pairs.
+Kernel<UkrBf16> kernel_bf16_avx512() { return {MR, NR, 256, 96, 512, ukr_bf16}; }
+
+}  // namespace tg::gemm_detail

@@ -1,0 +1,47 @@
+// gemm_kernels.h — internal interface between the GEMM driver (gemm.cpp) and the per-ISA
+// micro-kernels (gemm_avx512.cpp, gemm_avx2.cpp; the scalar one lives in gemm.cpp).
+//
+// The driver packs A and B into the layouts below and calls a micro-kernel once per MR x NR tile of C.
+// Dimension letters: MR x NR = register tile of C, kc = depth of one K block (f32) or number of k
+// PAIRS (bf16), m <= MR and n <= NR = how much of the tile is inside C (edge tiles).
+//
+//   packed A micro-panel  Ap[kc][MR]   column k of MR consecutive rows of op(A), rows >= m zero-filled
+//   packed B micro-panel  Bp[kc][NR]   row k of NR consecutive columns of op(B), cols >= n zero-filled
+//
+// bf16: one packed element is a uint32 holding TWO bf16 values adjacent in k (k even in the low half,
+// k+1 in the high half), which is the operand layout of vdpbf16ps; odd K is zero-padded.
+//
+// Micro-kernel contract (identical for every ISA, which is what makes results independent of the
+// thread count and of where a tile sits):
+//     acc[r][j] = sum over k = 0..kc-1, in increasing k, of Ap[k][r] * Bp[k][j]   (one FMA chain)
+//     C[r][j]   = alpha * acc[r][j] + beta * C[r][j]        for r < m, j < n
+// where beta == 0 means C is written without being read.
+#pragma once
+#include <cstdint>
+
+namespace tg::gemm_detail {
+
+using UkrF32 = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n,
+                        float alpha, float beta);
+using UkrBf16 = void (*)(int64_t kpairs, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m,
+                         int n, float alpha, float beta);
+
+// A kernel description: register tile and cache blocking chosen for that ISA.
+//   kc  = K block depth (f32 elements, or bf16 k pairs): Ap micro-panel kc*MR and Bp micro-panel
+//         kc*NR must stay in L1 while a tile is computed.
+//   mc  = rows of A packed per block (multiple of MR): mc x kc of A stays in L2.
+//   nc  = columns of B swept per A block (multiple of NR): kc x nc of packed B stays in L2.
+template <typename Ukr>
+struct Kernel {
+    int mr, nr;
+    int64_t kc, mc, nc;
+    Ukr ukr;
+};
+
+// Defined in gemm_avx512.cpp / gemm_avx2.cpp. Only call after checking tg::cpu_isa() (and
+// cpu_has_avx512_bf16() for the bf16 one): the code inside uses those instructions.
+Kernel<UkrF32> kernel_f32_avx512();
+Kernel<UkrBf16> kernel_bf16_avx512();
+Kernel<UkrF32> kernel_f32_avx2();
+
+}  // namespace tg::gemm_detail

@@ -1,0 +1,230 @@
+// test_gemm.cpp — the packed/blocked GEMM (gemm_f32, gemm_batched_f32, gemm_bf16) against the scalar
+// references gemm_f32_ref / gemm_bf16_ref, under every ISA path the CPU has (scalar, avx2, avx512).
+//
+// Two kinds of inputs:
+//  - small integers (and alpha/beta that are small dyadic numbers): every product and partial sum is
+//    exactly representable, so the blocked result must equal the reference BIT FOR BIT whatever the
+//    summation order (the CUTLASS trick);
+//  - uniform floats in [-1, 1): the result must match within a tolerance scaled by K.
+// Shapes cover tiny and odd sizes (edge tiles in both M and N), K larger than one K block, all four
+// transpose combinations, leading dimensions larger than the width (the gap must stay untouched),
+// and beta == 0 with NaN in C (C must not be read).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "tensor/common.h"
+#include "tensor/cpu_isa.h"
+#include "tensor/dtype.h"
+#include "tensor/gemm.h"
+#include "tensor/parallel.h"
+#include "test_util.h"
+
+using namespace tg;
+
+namespace {
+
+constexpr float kGuard = -12345.f;  // value in C's padding that the kernels must never change
+
+// Restores the ISA and thread count chosen by the environment when a test leaves.
+struct Restore {
+    Isa isa = cpu_isa();
+    int threads = num_threads();
+    ~Restore() {
+        set_cpu_isa(isa);
+        set_num_threads(threads);
+    }
+};
+
+std::vector<Isa> isas() {
+    std::vector<Isa> v;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512})
+        if (int(i) <= int(cpu_isa_max())) v.push_back(i);
+    return v;
+}
+
+// Small integers in [-3, 3] (exact in f32 and bf16).
+std::vector<float> int_vec(size_t n, uint64_t seed) {
+    auto v = test::rand_vec(n, seed, -3.f, 4.f);
+    for (auto& x : v) x = std::floor(x);
+    return v;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); i++) h[i] = f32_to_bf16(v[i]);
+    return h;
+}
+
+struct Case {
+    int64_t M, N, K;
+    bool tA, tB;
+    int64_t pad;  // extra leading-dimension columns for A, B and C
+    float alpha, beta;
+    bool ints;
+};
+
+// One problem: op(A)[M,K], op(B)[K,N], C[M,N] with leading dimensions width + pad.
+struct Problem {
+    Case c;
+    int64_t lda, ldb, ldc;
+    std::vector<float> A, B, C0;
+    explicit Problem(const Case& cs, uint64_t seed) : c(cs) {
+        lda = (c.tA ? c.M : c.K) + c.pad;
+        ldb = (c.tB ? c.K : c.N) + c.pad;
+        ldc = c.N + c.pad;
+        const size_t na = size_t((c.tA ? c.K : c.M) * lda), nb = size_t((c.tB ? c.N : c.K) * ldb);
+        A = c.ints ? int_vec(na, seed) : test::rand_vec(na, seed);
+        B = c.ints ? int_vec(nb, seed + 1) : test::rand_vec(nb, seed + 1);
+        C0 = c.ints ? int_vec(size_t(c.M * ldc), seed + 2) : test::rand_vec(size_t(c.M * ldc), seed + 2);
+        for (int64_t i = 0; i < c.M; i++)
+            for (int64_t j = c.N; j < ldc; j++) C0[size_t(i * ldc + j)] = kGuard;
+        if (c.beta == 0.f)  // C must not be read: a NaN there would poison the result
+            for (int64_t i = 0; i < c.M; i++)
+                for (int64_t j = 0; j < c.N; j++) C0[size_t(i * ldc + j)] = NAN;
+    }
+};
+
+// Compare C against the reference: exact for integer problems, else |d| <= tol * (1 + |ref|).
+void expect_close(const Problem& p, const std::vector<float>& got, const std::vector<float>& ref, const char* what) {
+    const float tol = 2e-6f * float(std::sqrt(double(p.c.K)) + 4.0);
+    int64_t bad = 0;
+    float worst = 0;
+    for (int64_t i = 0; i < p.c.M; i++) {
+        for (int64_t j = 0; j < p.ldc; j++) {
+            const float g = got[size_t(i * p.ldc + j)], r = ref[size_t(i * p.ldc + j)];
+            if (j >= p.c.N) {
+                bad += g != kGuard;
+                continue;
+            }
+            const float d = std::fabs(g - r);
+            const bool ok = p.c.ints ? g == r : d <= tol * (1.f + std::fabs(r));
+            if (!ok) bad++, worst = std::max(worst, d);
+        }
+    }
+    INFO(what, " isa=", isa_name(cpu_isa()), " M=", p.c.M, " N=", p.c.N, " K=", p.c.K, " tA=", p.c.tA,
+         " tB=", p.c.tB, " pad=", p.c.pad, " alpha=", p.c.alpha, " beta=", p.c.beta, " ints=", p.c.ints,
+         " worst diff=", worst);
+    CHECK(bad == 0);
+}
+
+std::vector<Case> cases() {
+    const int64_t shapes[][3] = {{1, 1, 1},   {2, 3, 4},     {17, 33, 5}, {12, 32, 256}, {13, 31, 257},
+                                 {5, 70, 300}, {129, 65, 257}, {100, 1, 9}, {1, 100, 40},  {37, 97, 513}};
+    std::vector<Case> v;
+    int n = 0;
+    for (auto& s : shapes)
+        for (int t = 0; t < 4; t++) {
+            const bool ints = (n % 2) == 0;
+            const float alpha = n % 3 == 0 ? 1.f : n % 3 == 1 ? 0.5f : -2.f;
+            const float beta = n % 4 == 0 ? 0.f : n % 4 == 1 ? 1.f : n % 4 == 2 ? -0.5f : 2.f;
+            v.push_back({s[0], s[1], s[2], bool(t & 1), bool(t & 2), n % 5 == 0 ? 0 : 3, alpha, beta, ints});
+            v.push_back({s[0], s[1], s[2], bool(t & 1), bool(t & 2), 7, 1.f, 0.f, !ints});
+            n++;
+        }
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("gemm_f32 matches the reference on odd shapes, transposes, alpha/beta, ld, every ISA") {
+    Restore restore;
+    uint64_t seed = 1;
+    for (const Case& cs : cases()) {
+        Problem p(cs, seed++);
+        std::vector<float> ref = p.C0;
+        gemm_f32_ref(cs.tA, cs.tB, cs.M, cs.N, cs.K, cs.alpha, p.A.data(), p.lda, p.B.data(), p.ldb, cs.beta,
+                     ref.data(), p.ldc);
+        for (Isa isa : isas()) {
+            set_cpu_isa(isa);
+            std::vector<float> got = p.C0;
+            gemm_f32(cs.tA, cs.tB, cs.M, cs.N, cs.K, cs.alpha, p.A.data(), p.lda, p.B.data(), p.ldb, cs.beta,
+                     got.data(), p.ldc);
+            expect_close(p, got, ref, "gemm_f32");
+        }
+    }
+}
+
+TEST_CASE("gemm_bf16 matches the bf16 reference (vdpbf16ps path and f32 fallbacks)") {
+    Restore restore;
+    uint64_t seed = 100;
+    for (const Case& cs : cases()) {
+        Problem p(cs, seed++);
+        const auto A16 = to_bf16(p.A), B16 = to_bf16(p.B);
+        std::vector<float> ref = p.C0;
+        gemm_bf16_ref(cs.tA, cs.tB, cs.M, cs.N, cs.K, cs.alpha, A16.data(), p.lda, B16.data(), p.ldb, cs.beta,
+                      ref.data(), p.ldc);
+        for (Isa isa : isas()) {
+            set_cpu_isa(isa);
+            std::vector<float> got = p.C0;
+            gemm_bf16(cs.tA, cs.tB, cs.M, cs.N, cs.K, cs.alpha, A16.data(), p.lda, B16.data(), p.ldb, cs.beta,
+                      got.data(), p.ldc);
+            // vdpbf16ps flushes denormals and adds the pair before the accumulator; with inputs in
+            // [-1, 1] that stays within the f32 tolerance used here.
+            expect_close(p, got, ref, cpu_has_avx512_bf16() ? "gemm_bf16 (vdpbf16ps)" : "gemm_bf16 (f32)");
+        }
+    }
+}
+
+TEST_CASE("gemm_batched_f32 matches per-matrix references, across-batch and sequential modes") {
+    Restore restore;
+    const int64_t batch = 5, M = 19, N = 40, K = 33;
+    for (bool tB : {false, true}) {
+        const int64_t lda = K, ldb = tB ? K : N, ldc = N + 2;
+        const int64_t sA = M * lda + 3, sB = (tB ? N : K) * ldb + 1, sC = M * ldc + 5;
+        const auto A = int_vec(size_t(batch * sA), 7), B = int_vec(size_t(batch * sB), 8);
+        const auto C0 = int_vec(size_t(batch * sC), 9);
+        std::vector<float> ref = C0;
+        for (int64_t b = 0; b < batch; b++)
+            gemm_f32_ref(false, tB, M, N, K, 0.5f, A.data() + b * sA, lda, B.data() + b * sB, ldb, 2.f,
+                         ref.data() + b * sC, ldc);
+        for (Isa isa : isas())
+            for (int threads : {1, 2}) {
+                set_cpu_isa(isa);
+                set_num_threads(threads);
+                std::vector<float> got = C0;
+                gemm_batched_f32(false, tB, batch, M, N, K, 0.5f, A.data(), lda, sA, B.data(), ldb, sB, 2.f,
+                                 got.data(), ldc, sC);
+                INFO("isa=", isa_name(isa), " threads=", threads, " tB=", tB);
+                CHECK(got == ref);  // integer inputs: exact, gaps between matrices untouched too
+            }
+    }
+}
+
+TEST_CASE("gemm results are bit-identical for 1 and 2 threads") {
+    Restore restore;
+    // Several row blocks, K blocks and column blocks, with edge tiles in M and N.
+    const int64_t M = 203, N = 301, K = 600;
+    for (bool tB : {false, true}) {
+        const auto A = test::rand_vec(size_t(M * K), 11), B = test::rand_vec(size_t(K * N), 12);
+        const auto A16 = to_bf16(A), B16 = to_bf16(B);
+        const int64_t ldb = tB ? K : N;
+        for (Isa isa : isas()) {
+            set_cpu_isa(isa);
+            std::vector<float> c1(size_t(M * N)), c2(size_t(M * N)), h1(size_t(M * N)), h2(size_t(M * N));
+            set_num_threads(1);
+            gemm_f32(false, tB, M, N, K, 1.f, A.data(), K, B.data(), ldb, 0.f, c1.data(), N);
+            gemm_bf16(false, tB, M, N, K, 1.f, A16.data(), K, B16.data(), ldb, 0.f, h1.data(), N);
+            set_num_threads(2);
+            gemm_f32(false, tB, M, N, K, 1.f, A.data(), K, B.data(), ldb, 0.f, c2.data(), N);
+            gemm_bf16(false, tB, M, N, K, 1.f, A16.data(), K, B16.data(), ldb, 0.f, h2.data(), N);
+            INFO("isa=", isa_name(isa), " tB=", tB);
+            CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
+            CHECK(std::memcmp(h1.data(), h2.data(), h1.size() * 4) == 0);
+        }
+    }
+}
+
+TEST_CASE("gemm edge cases: K == 0, empty matrices, bad leading dimensions") {
+    std::vector<float> A(6, 1.f), B(6, 1.f), C = {1, 2, 3, 4};
+    gemm_f32(false, false, 2, 2, 0, 1.f, A.data(), 1, B.data(), 2, 3.f, C.data(), 2);
+    CHECK(C == std::vector<float>{3, 6, 9, 12});
+    gemm_f32(false, false, 2, 2, 0, 1.f, A.data(), 1, B.data(), 2, 0.f, C.data(), 2);
+    CHECK(C == std::vector<float>{0, 0, 0, 0});
+    gemm_f32(false, false, 0, 2, 3, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2);  // no-op
+    CHECK_THROWS_AS(gemm_f32(false, false, 2, 2, 3, 1.f, A.data(), 2, B.data(), 2, 0.f, C.data(), 2), tg::Error);
+    CHECK_THROWS_AS(gemm_f32(false, true, 2, 2, 3, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2), tg::Error);
+    CHECK_THROWS_AS(gemm_f32(false, false, 2, 3, 3, 1.f, A.data(), 3, B.data(), 3, 0.f, C.data(), 2), tg::Error);
+}

@@ -1,0 +1,135 @@
+// tokenizer.h — BERT WordPiece tokenizer that agrees exactly with HuggingFace BertTokenizerFast.
+//
+// The pipeline is the one the Rust `tokenizers` crate runs for a BERT model (normalizers/bert.rs,
+// pre_tokenizers/bert.rs, models/wordpiece, added_vocabulary.rs, processors/template.rs):
+//
+//   1. added (special) tokens are matched on the RAW text, leftmost-longest: "a[MASK]b" -> a | [MASK] | b.
+//      With a bare vocab.txt these are [PAD] [UNK] [CLS] [SEP] [MASK] (those present in the vocab).
+//   2. BertNormalizer on each remaining piece, in this order:
+//        clean_text     drop U+0000, U+FFFD and "other" characters (Cc, Cf, Co, Cs and unassigned Cn, except
+//                       \t \n \r); every White_Space character becomes ' '
+//        chinese_chars  put spaces around CJK ideographs (the fixed block list of BERT's _is_chinese_char)
+//        strip_accents  NFD, then drop nonspacing marks (Mn) — on when strip_accents is true, or when it is
+//                       unset and lowercase is on (original BERT behaviour)
+//        lowercase      full per-character lowercase (U+0130 'İ' -> "i̇"; 'Σ' -> 'σ' always: no final-sigma rule)
+//   3. BertPreTokenizer: split on White_Space (dropped) and on punctuation (kept as its own word): ASCII
+//      punctuation plus the Unicode P* categories.
+//   4. WordPiece: greedy longest match from the left, continuation pieces carry "##"; a word longer than 100
+//      characters, or one with any piece missing from the vocab, becomes a single [UNK].
+//   5. encode(): [CLS] A [SEP] (B [SEP]), token_type_ids 0 for A and 1 for B, truncation "longest_first",
+//      right padding with [PAD], attention mask 1 on real tokens.
+//
+// Unicode data: categories, NFD and case mapping come from utf8proc. Where the Rust crates HF uses ship older
+// Unicode tables than utf8proc (so a character assigned since is still "unassigned" for HF and is removed by
+// clean_text), tokenizer.cpp carries the difference as an explicit table; tools/ref/tokenizer_reference.py
+// regenerates the fixture that checks every code point.
+//
+// Thread safety: a BertTokenizer is immutable after construction; every method is const and may be called from
+// many threads at once (scratch buffers are thread_local).
+//
+// Usage:
+//     auto tok = tg::BertTokenizer::from_model_dir("weights/all-MiniLM-L6-v2");
+//     tg::Batch b = tok.encode_batch({"a first text", "another"}, /*max_len=*/128, /*pad_to_longest=*/true);
+//     // b.ids / b.type_ids / b.mask are [B, T] row-major; b.lengths[i] = real tokens of row i.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tg {
+
+struct TokenizerOptions {
+    bool lowercase = true;                // do_lower_case
+    std::optional<bool> strip_accents;    // unset: follow `lowercase` (HF strip_accents=None)
+    bool chinese_chars = true;            // tokenize_chinese_chars
+    bool clean_text = true;               // BertNormalizer clean_text (always true for BERT checkpoints)
+    int64_t max_input_chars_per_word = 100;  // longer words become [UNK]
+    int64_t max_len = 512;                // model_max_length: default for encode()/encode_batch() max_len <= 0
+    bool do_strip_accents() const { return strip_accents.value_or(lowercase); }
+};
+
+// One encoded sequence (with [CLS]/[SEP]); all vectors have the same length.
+struct Encoding {
+    std::vector<int32_t> ids;             // [T]
+    std::vector<int32_t> type_ids;        // [T] 0 for [CLS] A [SEP], 1 for B [SEP]
+    std::vector<int32_t> attention_mask;  // [T] 1 = real token, 0 = padding
+};
+
+// A padded batch, row-major [B, T].
+struct Batch {
+    int64_t B = 0, T = 0;
+    std::vector<int32_t> ids;       // [B, T]
+    std::vector<int32_t> type_ids;  // [B, T]
+    std::vector<int32_t> mask;      // [B, T] attention mask
+    std::vector<int64_t> lengths;   // [B]    real tokens per row (specials included)
+    int64_t truncated = 0;          // how many rows lost tokens to truncation
+};
+
+class BertTokenizer {
+   public:
+    // Read a vocab.txt (one token per line, id = line number).
+    static BertTokenizer from_vocab(const std::string& vocab_path, const TokenizerOptions& opts = {});
+    // Take the vocabulary and every option from a model directory, with HuggingFace's precedence:
+    // vocab.txt (or the WordPiece vocab inside tokenizer.json), the normalizer of tokenizer.json, overridden by
+    // explicit do_lower_case / strip_accents / tokenize_chinese_chars in tokenizer_config.json; model_max_length
+    // from tokenizer_config.json. sentence_bert_config.json "do_lower_case": true makes sentence-transformers
+    // lowercase the text before tokenizing (Python str.lower); that is reported by lowercase_input().
+    static BertTokenizer from_model_dir(const std::string& dir);
+    // From an in-memory token list (id = index); used by tests.
+    static BertTokenizer from_tokens(std::vector<std::string> tokens, const TokenizerOptions& opts = {});
+
+    // Word pieces of `text` without [CLS]/[SEP] (special tokens in the text are kept as themselves).
+    std::vector<std::string> tokenize(std::string_view text) const;
+    // The BertNormalizer alone (no special-token matching): HF's normalizer.normalize_str.
+    std::string normalize(std::string_view text) const;
+    // The BertPreTokenizer alone on already-normalized text: words split on White_Space and punctuation.
+    std::vector<std::string> pre_tokenize(std::string_view text) const;
+    // Ids of the same pieces.
+    std::vector<int32_t> ids(std::string_view text) const;
+    // Appends the ids of `text` to `out` (no specials). The allocation-free core the others use.
+    void append_ids(std::string_view text, std::vector<int32_t>& out) const;
+
+    // [CLS] a [SEP] (b [SEP]), truncated longest_first to max_len (<= 0: options().max_len); no padding.
+    Encoding encode(std::string_view a, std::optional<std::string_view> b = std::nullopt, int64_t max_len = 0) const;
+    // Each text encoded as a single sequence, padded to the longest row (pad_to_longest) or to max_len.
+    Batch encode_batch(const std::vector<std::string>& texts, int64_t max_len = 0, bool pad_to_longest = true) const;
+    // Pairs (a[i], b[i]).
+    Batch encode_pair_batch(const std::vector<std::string>& a, const std::vector<std::string>& b, int64_t max_len = 0,
+                            bool pad_to_longest = true) const;
+
+    // The same vocabulary with other options (the added tokens are kept).
+    BertTokenizer with_options(const TokenizerOptions& opts) const;
+
+    int64_t vocab_size() const { return int64_t(tokens_.size()); }
+    const std::string& token(int32_t id) const;
+    // Id of a vocab entry, or -1.
+    int32_t find(std::string_view token) const;
+    const TokenizerOptions& options() const { return opts_; }
+    // True when a sentence_bert_config.json asked for Python-style lowercasing of the input (see from_model_dir).
+    bool lowercase_input() const { return lowercase_input_; }
+    // Special tokens matched on the raw text before normalization.
+    const std::vector<std::string>& added_tokens() const { return added_; }
+
+    int32_t cls_id = -1, sep_id = -1, pad_id = -1, unk_id = -1, mask_id = -1;
+
+   private:
+    BertTokenizer() = default;
+    void init(const TokenizerOptions& opts, const std::vector<std::string>& added);
+    void normalize_and_split(std::string_view text, std::vector<int32_t>& out) const;
+    void wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out) const;
+
+    TokenizerOptions opts_;
+    bool lowercase_input_ = false;
+    std::vector<std::string> tokens_;                      // id -> token
+    std::unordered_map<std::string_view, int32_t> head_;   // word-initial pieces ("abc"), views into tokens_
+    std::unordered_map<std::string_view, int32_t> tail_;   // continuation pieces, keyed WITHOUT the "##"
+    std::vector<std::string> added_;                       // special tokens matched on raw text
+    std::vector<int32_t> added_ids_;
+    bool first_byte_[256] = {};                            // bytes that can start an added token
+    size_t max_piece_bytes_ = 0;                           // longest vocab entry: bounds the greedy search
+};
+
+}  // namespace tg

@@ -1,0 +1,426 @@
+// bert.cpp — BERT encoder: weight loading through the HuggingFace name map, and the forward pass.
+// See bert.h for the math, the packed layout and the memory rules.
+#include "nn/bert.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "nn/bert_attention.h"
+#include "nn/tokenizer.h"
+#include "tensor/common.h"
+#include "tensor/gemm.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
+#include "tensor/kernels.h"
+#include "tensor/safetensors.h"
+
+namespace tg {
+
+// ================================================================================================
+// Packed batches
+// ================================================================================================
+
+void PackedBatch::add(const int32_t* id, const int32_t* type, int64_t len) {
+    ids.insert(ids.end(), id, id + len);
+    if (type)
+        type_ids.insert(type_ids.end(), type, type + len);
+    else
+        type_ids.insert(type_ids.end(), size_t(len), 0);
+    offsets.push_back(offsets.back() + len);
+}
+
+PackedBatch pack(const Batch& b) {
+    PackedBatch p;
+    p.ids.reserve(size_t(b.B * b.T));
+    p.type_ids.reserve(size_t(b.B * b.T));
+    for (int64_t r = 0; r < b.B; r++) {
+        // real tokens = the mask's ones; the tokenizer pads on the right, so they are a prefix of the row
+        int64_t len = 0;
+        while (len < b.T && b.mask[size_t(r * b.T + len)]) len++;
+        p.add(b.ids.data() + r * b.T, b.type_ids.data() + r * b.T, len);
+    }
+    return p;
+}
+
+size_t BertWorkspace::bytes() const {
+    return 4 * (x_.capacity() + qkv_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
+                cls_.capacity() + pool_.capacity()) +
+           2 * a16_.capacity();
+}
+
+// ================================================================================================
+// The name map: HuggingFace BertModel tensor names -> our modules
+// ================================================================================================
+// Names are looked up with and without the "bert." prefix that task heads (BertForMaskedLM, ...) add.
+// Shapes use the letters of bert.h. The fused QKV matrix stacks query, key, value rows in that order.
+
+namespace {
+enum class Slot {
+    word, pos, type, emb_ln_w, emb_ln_b,
+    q_w, q_b, k_w, k_b, v_w, v_b,
+    ao_w, ao_b, aln_w, aln_b, fi_w, fi_b, fo_w, fo_b, fln_w, fln_b,
+    pool_w, pool_b,
+};
+struct MapRow {
+    BertEncoder::NameMapEntry e;
+    Slot slot;
+    bool per_layer, optional;
+};
+// clang-format off
+const MapRow kNameMap[] = {
+    // HuggingFace name                                  our module                         shape
+    {{"embeddings.word_embeddings.weight",                "word_emb",                        "[V, C]"},  Slot::word,     false, false},
+    {{"embeddings.position_embeddings.weight",            "pos_emb",                         "[P, C]"},  Slot::pos,      false, false},
+    {{"embeddings.token_type_embeddings.weight",          "type_emb",                        "[TV, C]"}, Slot::type,     false, false},
+    {{"embeddings.LayerNorm.weight",                      "ln_emb.w",                        "[C]"},     Slot::emb_ln_w, false, false},
+    {{"embeddings.LayerNorm.bias",                        "ln_emb.b",                        "[C]"},     Slot::emb_ln_b, false, false},
+    {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qkv.w rows [0, C)",     "[C, C]"},  Slot::q_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qkv.b [0, C)",          "[C]"},     Slot::q_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].qkv.w rows [C, 2C)",    "[C, C]"},  Slot::k_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].qkv.b [C, 2C)",         "[C]"},     Slot::k_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qkv.w rows [2C, 3C)",   "[C, C]"},  Slot::v_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qkv.b [2C, 3C)",        "[C]"},     Slot::v_b,      true,  false},
+    {{"encoder.layer.{l}.attention.output.dense.weight",  "layers[l].attn_out.w",            "[C, C]"},  Slot::ao_w,     true,  false},
+    {{"encoder.layer.{l}.attention.output.dense.bias",    "layers[l].attn_out.b",            "[C]"},     Slot::ao_b,     true,  false},
+    {{"encoder.layer.{l}.attention.output.LayerNorm.weight", "layers[l].ln_attn.w",          "[C]"},     Slot::aln_w,    true,  false},
+    {{"encoder.layer.{l}.attention.output.LayerNorm.bias",   "layers[l].ln_attn.b",          "[C]"},     Slot::aln_b,    true,  false},
+    {{"encoder.layer.{l}.intermediate.dense.weight",      "layers[l].ffn_in.w",              "[I, C]"},  Slot::fi_w,     true,  false},
+    {{"encoder.layer.{l}.intermediate.dense.bias",        "layers[l].ffn_in.b",              "[I]"},     Slot::fi_b,     true,  false},
+    {{"encoder.layer.{l}.output.dense.weight",            "layers[l].ffn_out.w",             "[C, I]"},  Slot::fo_w,     true,  false},
+    {{"encoder.layer.{l}.output.dense.bias",              "layers[l].ffn_out.b",             "[C]"},     Slot::fo_b,     true,  false},
+    {{"encoder.layer.{l}.output.LayerNorm.weight",        "layers[l].ln_ffn.w",              "[C]"},     Slot::fln_w,    true,  false},
+    {{"encoder.layer.{l}.output.LayerNorm.bias",          "layers[l].ln_ffn.b",              "[C]"},     Slot::fln_b,    true,  false},
+    {{"pooler.dense.weight",                              "pooler.w",                        "[C, C]"},  Slot::pool_w,   false, true},
+    {{"pooler.dense.bias",                                "pooler.b",                        "[C]"},     Slot::pool_b,   false, true},
+};
+// clang-format on
+
+std::string layer_name(const char* pattern, int64_t l) {
+    std::string s = pattern;
+    size_t at = s.find("{l}");
+    if (at != std::string::npos) s.replace(at, 3, std::to_string(l));
+    return s;
+}
+
+// "[I, C]" -> {dims.I, dims.C}
+std::vector<int64_t> shape_of(const char* spec, const BertDims& d) {
+    std::vector<int64_t> out;
+    std::string_view s(spec);
+    s = s.substr(1, s.size() - 2);
+    while (!s.empty()) {
+        size_t comma = s.find(", ");
+        std::string_view tok = s.substr(0, comma);
+        if (tok == "V") out.push_back(d.V);
+        else if (tok == "P") out.push_back(d.P);
+        else if (tok == "TV") out.push_back(d.TV);
+        else if (tok == "C") out.push_back(d.C);
+        else if (tok == "I") out.push_back(d.I);
+        else TG_FAIL("bert name map: bad shape letter '", tok, "'");
+        s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 2);
+    }
+    return out;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+// bf16 bit patterns, round to nearest even (NaN handling of f32_to_bf16 not needed for finite weights and
+// activations; a NaN input still gives a NaN because its mantissa stays non-zero after rounding up).
+void cast_bf16(uint16_t* out, const float* inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+    for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+        const int64_t i1 = std::min(n, i0 + 4096);
+#pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t u;
+            std::memcpy(&u, inp + i, 4);
+            u += 0x7fffu + ((u >> 16) & 1u);
+            out[i] = uint16_t(u >> 16);
+        }
+    }
+}
+}  // namespace
+
+const std::vector<BertEncoder::NameMapEntry>& BertEncoder::name_map() {
+    static const std::vector<NameMapEntry> m = [] {
+        std::vector<NameMapEntry> v;
+        for (const auto& r : kNameMap) v.push_back(r.e);
+        return v;
+    }();
+    return m;
+}
+
+// ================================================================================================
+// Loading
+// ================================================================================================
+
+BertEncoder::BertEncoder(BertEncoder&&) noexcept = default;
+BertEncoder& BertEncoder::operator=(BertEncoder&&) noexcept = default;
+BertEncoder::~BertEncoder() = default;
+
+size_t BertEncoder::weight_bytes_owned() const {
+    size_t n = 0;
+    for (auto& v : owned_f32_) n += 4 * v.size();
+    for (auto& v : owned_bf16_) n += 2 * v.size();
+    return n;
+}
+
+BertEncoder BertEncoder::load(const std::string& model_dir, DType dtype) {
+    // TEMPORARY until nn/model_config.h lands: the three config.json keys the encoder needs.
+    const std::string cfg_path = model_dir + "/config.json";
+    TG_CHECK(file_exists(cfg_path), "model directory ", model_dir, ": no config.json");
+    json::Value cfg = json::parse(read_file(cfg_path), cfg_path);
+    const std::string act = cfg.get_string("hidden_act", "gelu");
+    TG_CHECK(act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh", cfg_path, ": hidden_act '", act,
+             "' is not supported (gelu, gelu_new, gelu_pytorch_tanh)");
+    const std::string st = model_dir + "/model.safetensors";
+    TG_CHECK(file_exists(st), "model directory ", model_dir, ": no model.safetensors (a pytorch_model.bin can be ",
+             "converted with tools/convert_bin_to_safetensors.py)");
+    auto file = std::make_shared<const SafeTensorsFile>(st);
+    return from_file(file, cfg.get_int("num_attention_heads", 12), float(cfg.get_number("layer_norm_eps", 1e-12)),
+                     act != "gelu", dtype);
+}
+
+BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, int64_t num_heads, float ln_eps,
+                                   bool gelu_tanh, DType dtype) {
+    TG_CHECK(dtype == DType::f32 || dtype == DType::bf16, "BERT: dtype must be f32 or bf16, got ", dtype_name(dtype));
+    BertEncoder e;
+    e.file_ = file;
+    e.dtype_ = dtype;
+    const SafeTensorsFile& f = *file;
+
+    // "bert." prefix or none, decided by where the word embeddings are
+    std::string prefix;
+    if (f.find("bert.embeddings.word_embeddings.weight")) prefix = "bert.";
+    else TG_CHECK(f.find("embeddings.word_embeddings.weight"), f.path(),
+                  ": not a BERT checkpoint (no tensor 'embeddings.word_embeddings.weight', with or without 'bert.')");
+
+    // Sizes from the shapes: V, C from the word embeddings; P, TV from theirs; I from layer 0; L by counting.
+    BertDims& d = e.dims_;
+    auto shape2 = [&](const std::string& name) {
+        const SafeTensor& t = f.get(prefix + name);
+        TG_CHECK(t.shape.size() == 2, f.path(), ": tensor '", t.name, "' should be 2-D, is ", shape_str(t.shape));
+        return std::pair<int64_t, int64_t>(t.shape[0], t.shape[1]);
+    };
+    std::tie(d.V, d.C) = shape2("embeddings.word_embeddings.weight");
+    d.P = shape2("embeddings.position_embeddings.weight").first;
+    d.TV = shape2("embeddings.token_type_embeddings.weight").first;
+    d.I = shape2("encoder.layer.0.intermediate.dense.weight").first;
+    while (f.find(prefix + layer_name("encoder.layer.{l}.attention.self.query.weight", d.L))) d.L++;
+    d.has_pooler = f.find(prefix + "pooler.dense.weight") != nullptr;
+    TG_CHECK(num_heads > 0 && d.C % num_heads == 0, f.path(), ": hidden size ", d.C, " is not divisible by ",
+             num_heads, " attention heads");
+    d.NH = num_heads;
+    d.D = d.C / num_heads;
+    d.ln_eps = ln_eps;
+    d.gelu_tanh = gelu_tanh;
+
+    // f32 view of a tensor: the mapping itself when it is aligned f32, else a converted copy we own
+    auto as_f32 = [&](const SafeTensor& t) -> const float* {
+        if (t.dtype == DType::f32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
+            return reinterpret_cast<const float*>(t.data);
+        std::vector<float> v(size_t(t.numel()));
+        for (int64_t i = 0; i < t.numel(); i++) {
+            uint16_t h = 0;
+            switch (t.dtype) {
+                case DType::f32: std::memcpy(&v[size_t(i)], t.data + 4 * i, 4); break;
+                case DType::bf16: std::memcpy(&h, t.data + 2 * i, 2); v[size_t(i)] = bf16_to_f32(h); break;
+                case DType::f16: std::memcpy(&h, t.data + 2 * i, 2); v[size_t(i)] = f16_to_f32(h); break;
+                default: TG_FAIL(f.path(), ": tensor '", t.name, "' has dtype ", dtype_name(t.dtype), ", expected a float type");
+            }
+        }
+        e.owned_f32_.push_back(std::move(v));
+        return e.owned_f32_.back().data();
+    };
+
+    e.layers_.resize(size_t(d.L));
+    std::vector<const float*> qkv_parts(size_t(6 * d.L), nullptr);  // per layer: q_w k_w v_w q_b k_b v_b
+    for (const MapRow& r : kNameMap) {
+        const int64_t nl = r.per_layer ? d.L : 1;
+        for (int64_t l = 0; l < nl; l++) {
+            const std::string name = prefix + layer_name(r.e.hf, l);
+            const SafeTensor* t = f.find(name);
+            if (!t && r.optional) continue;
+            TG_CHECK(t, f.path(), ": missing tensor '", name, "' (BERT module ", r.e.ours, ")");
+            const std::vector<int64_t> want = shape_of(r.e.shape, d);
+            TG_CHECK(t->shape == want, f.path(), ": tensor '", name, "' has shape ", shape_str(t->shape), ", expected ",
+                     shape_str(want), " = ", r.e.shape);
+            const float* p = as_f32(*t);
+            Layer& L = e.layers_[size_t(l)];
+            switch (r.slot) {
+                case Slot::word: e.word_ = p; break;
+                case Slot::pos: e.pos_ = p; break;
+                case Slot::type: e.type_ = p; break;
+                case Slot::emb_ln_w: e.ln_emb_.w = p; break;
+                case Slot::emb_ln_b: e.ln_emb_.b = p; break;
+                case Slot::q_w: qkv_parts[size_t(6 * l + 0)] = p; break;
+                case Slot::k_w: qkv_parts[size_t(6 * l + 1)] = p; break;
+                case Slot::v_w: qkv_parts[size_t(6 * l + 2)] = p; break;
+                case Slot::q_b: qkv_parts[size_t(6 * l + 3)] = p; break;
+                case Slot::k_b: qkv_parts[size_t(6 * l + 4)] = p; break;
+                case Slot::v_b: qkv_parts[size_t(6 * l + 5)] = p; break;
+                case Slot::ao_w: L.attn_out.w = p; break;
+                case Slot::ao_b: L.attn_out.b = p; break;
+                case Slot::aln_w: L.ln_attn.w = p; break;
+                case Slot::aln_b: L.ln_attn.b = p; break;
+                case Slot::fi_w: L.ffn_in.w = p; break;
+                case Slot::fi_b: L.ffn_in.b = p; break;
+                case Slot::fo_w: L.ffn_out.w = p; break;
+                case Slot::fo_b: L.ffn_out.b = p; break;
+                case Slot::fln_w: L.ln_ffn.w = p; break;
+                case Slot::fln_b: L.ln_ffn.b = p; break;
+                case Slot::pool_w: e.pooler_.w = p; break;
+                case Slot::pool_b: e.pooler_.b = p; break;
+            }
+        }
+    }
+    TG_CHECK(!d.has_pooler || e.pooler_.b, f.path(), ": pooler.dense.weight without pooler.dense.bias");
+
+    // Linear shapes, and in bf16 mode bf16 copies of the weights (the f32 pointers are then dropped, so the
+    // mapped f32 pages are not read again at run time).
+    auto finish = [&](Linear& lin, int64_t out, int64_t in) {
+        lin.out = out;
+        lin.in = in;
+        if (dtype == DType::bf16) {
+            std::vector<uint16_t> w16(size_t(out * in));
+            cast_bf16(w16.data(), lin.w, out * in);
+            e.owned_bf16_.push_back(std::move(w16));
+            lin.w16 = e.owned_bf16_.back().data();
+            lin.w = nullptr;
+        }
+    };
+    // Fuse query/key/value into one [3C, C] matrix and [3C] bias: one GEMM instead of three.
+    const int64_t C = d.C;
+    for (int64_t l = 0; l < d.L; l++) {
+        Layer& L = e.layers_[size_t(l)];
+        std::vector<float> w(size_t(3 * C * C)), b(size_t(3 * C));
+        for (int k = 0; k < 3; k++) {
+            std::memcpy(w.data() + k * C * C, qkv_parts[size_t(6 * l + k)], size_t(C * C) * 4);
+            std::memcpy(b.data() + k * C, qkv_parts[size_t(6 * l + 3 + k)], size_t(C) * 4);
+        }
+        L.qkv.w = w.data();
+        finish(L.qkv, 3 * C, C);
+        if (dtype == DType::f32) e.owned_f32_.push_back(std::move(w));  // bf16: only the bf16 copy is kept
+        e.owned_f32_.push_back(std::move(b));
+        L.qkv.b = e.owned_f32_.back().data();
+        finish(L.attn_out, C, C);
+        finish(L.ffn_in, d.I, C);
+        finish(L.ffn_out, C, d.I);
+    }
+    if (d.has_pooler) finish(e.pooler_, C, C);
+    return e;
+}
+
+// ================================================================================================
+// Forward
+// ================================================================================================
+
+// out[T, lin.out] = inp[T, lin.in] Wᵀ + b (+ residual[T, lin.out]).
+// out is first filled with b (+ residual), then the GEMM accumulates into it (beta = 1).
+void BertEncoder::linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
+                         BertWorkspace& ws) const {
+    const int64_t N = lin.out, K = lin.in;
+#pragma omp parallel for schedule(static) if (T * N >= (1 << 15))
+    for (int64_t t = 0; t < T; t++) {
+        float* o = out + t * N;
+        if (residual) {
+            const float* r = residual + t * N;
+#pragma omp simd
+            for (int64_t n = 0; n < N; n++) o[n] = r[n] + lin.b[n];
+        } else {
+            std::memcpy(o, lin.b, size_t(N) * 4);
+        }
+    }
+    if (dtype_ == DType::bf16) {
+        if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
+        cast_bf16(ws.a16_.data(), inp, T * K);
+        gemm_bf16(false, true, T, N, K, 1.0f, ws.a16_.data(), K, lin.w16, K, 1.0f, out, N);
+    } else {
+        gemm_f32(false, true, T, N, K, 1.0f, inp, K, lin.w, K, 1.0f, out, N);
+    }
+}
+
+void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_pooler,
+                          std::vector<std::vector<float>>* layer_outputs) const {
+    const BertDims& d = dims_;
+    const int64_t B = in.B(), T = in.T(), C = d.C;
+    TG_CHECK(int64_t(in.ids.size()) == T && int64_t(in.type_ids.size()) == T, "BERT forward: batch has ", T,
+             " tokens by its offsets but ", in.ids.size(), " ids and ", in.type_ids.size(), " type ids");
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t len = in.offsets[size_t(b + 1)] - in.offsets[size_t(b)];
+        TG_CHECK(len >= 0 && len <= d.P, "BERT forward: sequence ", b, " has ", len,
+                 " tokens; the model has ", d.P, " positions (truncate the input)");
+    }
+    for (int64_t t = 0; t < T; t++) {
+        TG_CHECK(in.ids[size_t(t)] >= 0 && in.ids[size_t(t)] < d.V, "BERT forward: token id ", in.ids[size_t(t)],
+                 " at position ", t, " is outside the vocabulary [0, ", d.V, ")");
+        TG_CHECK(in.type_ids[size_t(t)] >= 0 && in.type_ids[size_t(t)] < d.TV, "BERT forward: token type ",
+                 in.type_ids[size_t(t)], " at position ", t, " is outside [0, ", d.TV, ")");
+    }
+
+    // workspace: grows to the largest batch seen, then is reused as is
+    auto grow = [](std::vector<float>& v, int64_t n) {
+        if (v.size() < size_t(n)) v.resize(size_t(n));
+    };
+    grow(ws.x_, T * C);
+    grow(ws.qkv_, T * 3 * C);
+    grow(ws.ctx_, T * C);
+    grow(ws.h_, T * C);
+    grow(ws.f_, T * d.I);
+    if (layer_outputs) layer_outputs->clear();
+    auto snapshot = [&] {
+        if (layer_outputs) layer_outputs->emplace_back(ws.x_.begin(), ws.x_.begin() + T * C);
+    };
+    float* x = ws.x_.data();
+    float* h = ws.h_.data();
+    if (T == 0) return;
+
+    // ---- embeddings: h[t] = word[id] + pos[t - start of its sequence] + type[tt]; x = LayerNorm(h)
+    const int64_t* off = in.offsets.data();
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t t = off[b]; t < off[b + 1]; t++) {
+            const float* we = word_ + int64_t(in.ids[size_t(t)]) * C;
+            const float* pe = pos_ + (t - off[b]) * C;
+            const float* te = type_ + int64_t(in.type_ids[size_t(t)]) * C;
+            float* o = h + t * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
+        }
+    }
+    layernorm_forward(x, nullptr, nullptr, h, ln_emb_.w, ln_emb_.b, T, C, d.ln_eps);
+    snapshot();
+
+    // ---- encoder layers
+    for (const Layer& L : layers_) {
+        linear(ws.qkv_.data(), x, L.qkv, T, nullptr, ws);                       // [T, 3C]
+        attention_forward(ws.ctx_.data(), ws.qkv_.data(), off, B, d.NH, d.D);  // [T, C]
+        linear(h, ws.ctx_.data(), L.attn_out, T, x, ws);                         // a Woᵀ + bo + x
+        layernorm_forward(x, nullptr, nullptr, h, L.ln_attn.w, L.ln_attn.b, T, C, d.ln_eps);
+        linear(ws.f_.data(), x, L.ffn_in, T, nullptr, ws);                     // [T, I]
+        gelu_forward(ws.f_.data(), ws.f_.data(), T * d.I, d.gelu_tanh);
+        linear(h, ws.f_.data(), L.ffn_out, T, x, ws);                            // f W2ᵀ + b2 + x
+        layernorm_forward(x, nullptr, nullptr, h, L.ln_ffn.w, L.ln_ffn.b, T, C, d.ln_eps);
+        snapshot();
+    }
+
+    // ---- pooler: tanh(Wp x[CLS] + bp)
+    if (want_pooler && d.has_pooler) {
+        grow(ws.cls_, B * C);
+        grow(ws.pool_, B * C);
+        for (int64_t b = 0; b < B; b++) {
+            if (off[b + 1] > off[b])
+                std::memcpy(ws.cls_.data() + b * C, x + off[b] * C, size_t(C) * 4);
+            else
+                std::fill(ws.cls_.data() + b * C, ws.cls_.data() + (b + 1) * C, 0.0f);
+        }
+        linear(ws.pool_.data(), ws.cls_.data(), pooler_, B, nullptr, ws);
+        vtanh(ws.pool_.data(), ws.pool_.data(), B * C);
+    }
+}
+
+}  // namespace tg

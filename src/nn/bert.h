@@ -1,0 +1,151 @@
+// bert.h — BERT encoder inference (HuggingFace BertModel), f32 or bf16, on packed variable-length batches.
+//
+// Dimension letters: B sequences in a batch, T = total tokens (all sequences concatenated), C hidden size,
+// NH heads, D = C/NH head size, I intermediate (FFN) size, V vocabulary, P max positions, L layers.
+//
+// Forward pass (what transformers' BertModel computes, dropout off):
+//   x = LayerNorm(word_emb[id] + pos_emb[position] + type_emb[token_type])                  [T, C]
+//   for each of the L layers:
+//     qkv = x Wqkvᵀ + bqkv                        (query/key/value fused into one [3C, C] matrix) [T, 3C]
+//     a   = attention(qkv) per sequence and head  (bert_attention.h: tiled, online softmax)      [T, C]
+//     x   = LayerNorm(a Woᵀ + bo + x)             (BertSelfOutput)                              [T, C]
+//     f   = gelu(x W1ᵀ + b1)                      (BertIntermediate)                            [T, I]
+//     x   = LayerNorm(f W2ᵀ + b2 + x)             (BertOutput)                                  [T, C]
+//   pooler[b] = tanh(Wp x[first token of b] + bp)  (BertPooler, on [CLS])                        [B, C]
+//
+// Every linear layer is Y = X Wᵀ + b with W stored [out, in] as PyTorch stores it, i.e. one gemm with
+// transB = true straight from the weight file (no transposed copy).
+//
+// Packed batches: sequences are concatenated without padding (PackedBatch.offsets delimits them), so the
+// linear layers run on sum(len) rows, and attention only ever pairs tokens of the same sequence — the exact
+// effect of BERT's padding mask, at no cost. pack() turns a padded tokenizer Batch into this form.
+//
+// Precision: f32 runs everything in f32. bf16 converts the linear-layer weights to bf16 at load (embeddings,
+// LayerNorm and biases stay f32), casts each linear layer's input to bf16, and multiplies with f32
+// accumulation (gemm_bf16); everything between the GEMMs stays f32.
+//
+// Memory: f32 weights are used in place from the memory-mapped safetensors file (zero copy), except the
+// fused QKV matrices. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
+// to the largest batch seen and are reused, nothing is allocated per layer, and no autograd state is kept.
+//
+// Usage:
+//     auto bert = tg::BertEncoder::load("weights/all-MiniLM-L6-v2", tg::DType::f32);
+//     tg::PackedBatch in = tg::pack(tokenizer.encode_batch(texts));
+//     tg::BertWorkspace ws;
+//     bert.forward(in, ws);            // ws.hidden(): [T, C]; ws.pooler(): [B, C]
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/dtype.h"
+
+namespace tg {
+
+struct Batch;            // nn/tokenizer.h
+class SafeTensorsFile;   // tensor/safetensors.h
+
+// Hyper-parameters. Sizes come from the weight shapes; heads, eps and activation from config.json.
+struct BertDims {
+    int64_t V = 0, P = 0, TV = 0;  // vocabulary, max positions, token types
+    int64_t C = 0, NH = 0, D = 0;  // hidden, heads, head size
+    int64_t I = 0, L = 0;          // intermediate size, layers
+    float ln_eps = 1e-12f;
+    bool gelu_tanh = false;        // hidden_act "gelu_new"/"gelu_pytorch_tanh" (else exact erf "gelu")
+    bool has_pooler = false;
+};
+
+// Sequences concatenated without padding: sequence b = tokens offsets[b] .. offsets[b+1]-1.
+struct PackedBatch {
+    std::vector<int32_t> ids;        // [T]
+    std::vector<int32_t> type_ids;   // [T]
+    std::vector<int64_t> offsets{0}; // [B+1]
+    int64_t B() const { return int64_t(offsets.size()) - 1; }
+    int64_t T() const { return offsets.back(); }
+    void add(const int32_t* id, const int32_t* type, int64_t len);  // type may be nullptr (all 0)
+};
+// Drop the padding of a tokenizer batch (rows keep their order).
+PackedBatch pack(const Batch& b);
+
+// Activation memory for forward(); reuse one per thread of callers. Grows to the largest batch, never shrinks.
+class BertWorkspace {
+   public:
+    const float* hidden() const { return x_.data(); }   // [T, C] last hidden state of the last forward()
+    const float* pooler() const { return pool_.data(); } // [B, C] (only when forward(..., want_pooler))
+    size_t bytes() const;                                 // activation memory held
+
+   private:
+    friend class BertEncoder;
+    std::vector<float> x_, qkv_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,3C] [T,C] [T,C] [T,I] [B,C] [B,C]
+    std::vector<uint16_t> a16_;                               // bf16 copy of a linear layer's input [T, max(C,I)]
+};
+
+class BertEncoder {
+   public:
+    // From a model directory: config.json + model.safetensors (names with or without the "bert." prefix).
+    static BertEncoder load(const std::string& model_dir, DType dtype = DType::f32);
+    // From an opened weight file and explicit heads/eps/activation (tests; converters).
+    static BertEncoder from_file(std::shared_ptr<const SafeTensorsFile> file, int64_t num_heads, float ln_eps,
+                                 bool gelu_tanh, DType dtype = DType::f32);
+
+    BertEncoder(BertEncoder&&) noexcept;
+    BertEncoder& operator=(BertEncoder&&) noexcept;
+    ~BertEncoder();
+
+    const BertDims& dims() const { return dims_; }
+    DType dtype() const { return dtype_; }
+    size_t weight_bytes_owned() const;  // memory we allocated for weights (fused QKV, bf16 copies)
+
+    // Run the encoder on a packed batch. Results in ws (hidden, and pooler when asked and present).
+    // layer_outputs (tests): when non-null, receives L+1 copies of x ([T, C] each): after the embeddings and
+    // after every layer.
+    void forward(const PackedBatch& in, BertWorkspace& ws, bool want_pooler = true,
+                 std::vector<std::vector<float>>* layer_outputs = nullptr) const;
+
+    // The name map, for documentation and error messages: HuggingFace name (layer index as {l}) -> our module.
+    struct NameMapEntry {
+        const char* hf;     // e.g. "encoder.layer.{l}.attention.self.query.weight" (optionally "bert."-prefixed)
+        const char* ours;   // e.g. "layers[l].qkv.w rows 0..C-1"
+        const char* shape;  // e.g. "[C, C]"
+    };
+    static const std::vector<NameMapEntry>& name_map();
+
+    struct Linear {              // Y = X Wᵀ + b
+        const float* w = nullptr;      // [out, in] f32 (f32 mode)
+        const uint16_t* w16 = nullptr; // [out, in] bf16 (bf16 mode)
+        const float* b = nullptr;      // [out]
+        int64_t out = 0, in = 0;
+    };
+    struct Norm {
+        const float* w = nullptr;  // [C]
+        const float* b = nullptr;  // [C]
+    };
+    struct Layer {
+        Linear qkv;        // [3C, C]  query | key | value rows
+        Linear attn_out;   // [C, C]
+        Norm ln_attn;
+        Linear ffn_in;     // [I, C]
+        Linear ffn_out;    // [C, I]
+        Norm ln_ffn;
+    };
+
+   private:
+    BertEncoder() = default;
+    void linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
+                BertWorkspace& ws) const;
+
+    BertDims dims_;
+    DType dtype_ = DType::f32;
+    std::shared_ptr<const SafeTensorsFile> file_;   // keeps the mapping alive
+    std::vector<std::vector<float>> owned_f32_;     // fused QKV, non-f32/unaligned tensors converted
+    std::vector<std::vector<uint16_t>> owned_bf16_; // bf16 weight copies
+    const float* word_ = nullptr;   // [V, C]
+    const float* pos_ = nullptr;    // [P, C]
+    const float* type_ = nullptr;   // [TV, C]
+    Norm ln_emb_;
+    std::vector<Layer> layers_;
+    Linear pooler_;                 // [C, C]
+};
+
+}  // namespace tg

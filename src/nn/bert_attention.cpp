@@ -1,0 +1,86 @@
+// bert_attention.cpp — attention_forward (dispatch to the per-ISA tile loops) and attention_forward_ref.
+// See bert_attention.h for the math and the layout.
+#define TG_ATTN_TILES attention_tiles_base
+#include "nn/bert_attention_impl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/common.h"
+#include "tensor/cpu_isa.h"
+#include "tensor/parallel.h"
+
+namespace tg {
+
+static void check_offsets(const int64_t* offsets, int64_t B) {
+    TG_CHECK(B >= 0 && offsets[0] == 0, "attention: offsets[0] must be 0 (got ", offsets[0], ")");
+    for (int64_t b = 0; b < B; b++)
+        TG_CHECK(offsets[b + 1] >= offsets[b], "attention: offsets decrease at sequence ", b);
+}
+
+void attention_forward(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
+    check_offsets(offsets, B);
+    using detail::AttnTask;
+    std::vector<AttnTask> tasks;
+    // Longest sequences first: with dynamic scheduling the big tasks start early and the short ones fill in.
+    std::vector<int64_t> order(size_t(B), 0);
+    for (int64_t b = 0; b < B; b++) order[size_t(b)] = b;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return offsets[a + 1] - offsets[a] > offsets[b + 1] - offsets[b];
+    });
+    for (int64_t b : order) {
+        const int64_t L = offsets[b + 1] - offsets[b];
+        for (int64_t q0 = 0; q0 < L; q0 += detail::kAttnTile)
+            for (int64_t h = 0; h < NH; h++) tasks.push_back({offsets[b], L, h, q0});
+    }
+    if (tasks.empty()) return;
+    const int64_t per_thread = detail::attn_scratch_floats(D);
+    // thread_local: reused across calls (and layers) without reallocating
+    thread_local std::vector<float> scratch;
+    const size_t need = size_t(per_thread) * size_t(num_threads());
+    if (scratch.size() < need) scratch.resize(need);
+    detail::AttnTilesFn fn = detail::attention_tiles_base;
+    switch (cpu_isa()) {
+        case Isa::avx512: fn = detail::attention_tiles_avx512; break;
+        case Isa::avx2: fn = detail::attention_tiles_avx2; break;
+        case Isa::scalar: break;
+    }
+    fn(out, qkv, tasks.data(), int64_t(tasks.size()), NH, D, scratch.data(), per_thread);
+}
+
+// Reference: for each sequence and head, scores S[i,j] = q_i·k_j / sqrt(D) (double), softmax over j,
+// out_i = sum_j P[i,j] v_j. Materializes [L, L] per (sequence, head): fine for tests, not for long inputs.
+void attention_forward_ref(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
+    check_offsets(offsets, B);
+    const int64_t C = NH * D, C3 = 3 * C;
+    const double scale = 1.0 / std::sqrt(double(D));
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t s0 = offsets[b], L = offsets[b + 1] - offsets[b];
+        std::vector<double> P(size_t(L * L));
+        for (int64_t h = 0; h < NH; h++) {
+            for (int64_t i = 0; i < L; i++) {
+                const float* q = qkv + (s0 + i) * C3 + h * D;
+                double mx = -INFINITY;
+                for (int64_t j = 0; j < L; j++) {
+                    const float* k = qkv + (s0 + j) * C3 + C + h * D;
+                    double s = 0;
+                    for (int64_t d = 0; d < D; d++) s += double(q[d]) * double(k[d]);
+                    P[size_t(i * L + j)] = s * scale;
+                    mx = std::max(mx, s * scale);
+                }
+                double sum = 0;
+                for (int64_t j = 0; j < L; j++) sum += (P[size_t(i * L + j)] = std::exp(P[size_t(i * L + j)] - mx));
+                for (int64_t j = 0; j < L; j++) P[size_t(i * L + j)] /= sum;
+            }
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int64_t j = 0; j < L; j++) acc += P[size_t(i * L + j)] * qkv[(s0 + j) * C3 + 2 * C + h * D + d];
+                    out[(s0 + i) * C + h * D + d] = float(acc);
+                }
+        }
+    }
+}
+
+}  // namespace tg

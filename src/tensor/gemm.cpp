@@ -141,16 +141,21 @@ void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t k
     }
 }
 
-// Split the C tile grid (tm x tn tiles) into ta x tb thread rectangles, ta * tb <= T, minimizing the
-// largest per-thread share (ties favour splitting rows, which does not duplicate A packing).
-void split_threads(int T, int64_t tiles_m, int64_t tiles_n, int& ta, int& tb) {
-    ta = 1, tb = 1;
-    int64_t best = -1;
-    for (int a = 1; a <= T; a++) {
-        int b = T / a;
-        int64_t cost = (tiles_m + a - 1) / a * ((tiles_n + b - 1) / b);
-        if (best < 0 || cost < best) best = cost, ta = a, tb = b;
+// Packing dispatch: the AVX-512 transposing packer for gather operands of 32-bit elements (f32 as is,
+// bf16 as whole pairs), the portable loops otherwise (contiguous copies, bf16 widening to f32, and a
+// last bf16 block whose final pair is half padding).
+template <typename T, typename P>
+void pack(bool vec512, bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W,
+          P* dst) {
+    constexpr bool elem32 = std::is_same_v<T, float> == std::is_same_v<P, float>;  // f32->f32 or bf16 pairs
+    if constexpr (elem32) {
+        constexpr int KPE = k_per_elem<P>;
+        if (vec512 && gather && (kvalid >= KPE * kc || kvalid % KPE == 0)) {
+            pack_gather32_avx512(src, ld * int64_t(sizeof(T)), width, std::min(kc, kvalid / KPE), kc, W, dst);
+            return;
+        }
     }
+    pack_panels<T, P>(gather, src, ld, width, kvalid, kc, W, dst);
 }
 
 // C = beta * C (beta == 0: C = 0, not read) for the K == 0 / alpha == 0 cases.
@@ -178,52 +183,53 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
 
     const int MR = kn.mr, NR = kn.nr;
+    const bool vec512 = cpu_isa() == Isa::avx512;
     constexpr int KPE = k_per_elem<P>;
     const int64_t Kp = (K + KPE - 1) / KPE;  // depth in packed elements
     const int64_t kc = kn.kc, mc = kn.mc, nc = kn.nc;
     const int64_t Npad = (N + NR - 1) / NR * NR;
-    const int64_t tiles_m = (M + MR - 1) / MR, tiles_n = Npad / NR;
+    const int64_t tiles_n = Npad / NR;
 
-    // Small products are not worth waking a second thread (the result does not depend on it).
+    // Work items: (row block of mc rows) x (column group). Normally one column group spans all of N,
+    // so each item packs its A rows once and sweeps every column; when there are too few row blocks
+    // to keep the threads busy (small M), N is cut into column groups too. Items are handed out
+    // dynamically, so a core slowed down by another process does not hold the others back; which
+    // thread computes an item does not change a single bit of the result.
+    const int64_t row_blocks = (M + mc - 1) / mc;
     int nt = nthreads;
-    if (double(M) * double(N) * double(K) < 64.0 * 64.0 * 64.0) nt = 1;
-    int ta, tb;
-    split_threads(nt, tiles_m, tiles_n, ta, tb);
-    nt = ta * tb;
+    if (double(M) * double(N) * double(K) < 64.0 * 64.0 * 64.0) nt = 1;  // not worth a second thread
+    const int64_t col_groups = row_blocks >= 4 * nt ? 1 : std::min(tiles_n, (4 * nt + row_blocks - 1) / row_blocks);
+    const int64_t group_tiles = (tiles_n + col_groups - 1) / col_groups;  // NR-wide tiles per group
+    const int64_t items = row_blocks * col_groups;
+    if (items < nt) nt = int(items);
 
-    // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
-    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));
+    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));  // the caller's buffer, shared by the team
     const int64_t nkb = (Kp + kc - 1) / kc;
-#pragma omp parallel for num_threads(nt) if (nt > 1) collapse(2) schedule(static)
-    for (int64_t pb = 0; pb < nkb; pb++)
-        for (int64_t jt = 0; jt < tiles_n; jt++) {
-            const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
-            const int64_t kel = k0 * KPE;  // first k element
-            const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
-            pack_panels<T, P>(tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
-                              Bp + k0 * Npad + jt * kcb * NR);
-        }
-
-    // 2. Each thread computes one rectangle of C.
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int tid = nt > 1 ? omp_get_thread_num() : 0;
-#else
-        const int tid = 0;
-#endif
-        const int a = tid / tb, b = tid % tb;
-        const int64_t i_beg = tiles_m * a / ta * MR, i_end = std::min(M, tiles_m * (a + 1) / ta * MR);
-        const int64_t j_beg = tiles_n * b / tb * NR, j_end = std::min(N, tiles_n * (b + 1) / tb * NR);
-        P* Ap = tl_apack.get<P>(size_t(mc * Kp));
+        // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
+#pragma omp for collapse(2) schedule(dynamic, 4)
+        for (int64_t pb = 0; pb < nkb; pb++)
+            for (int64_t jt = 0; jt < tiles_n; jt++) {
+                const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
+                const int64_t kel = k0 * KPE;  // first k element of the block
+                const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
+                pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
+                           Bp + k0 * Npad + jt * kcb * NR);
+            }
+        // (implicit barrier: all of B is packed before anyone multiplies)
 
-        for (int64_t ic = i_beg; ic < i_end; ic += mc) {
-            const int64_t mb = std::min(mc, i_end - ic);
+        // 2. Multiply, one work item at a time.
+        P* Ap = tl_apack.get<P>(size_t(mc * Kp));  // this thread's buffer
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);
+            const int64_t j_beg = it % col_groups * group_tiles * NR, j_end = std::min(N, j_beg + group_tiles * NR);
             // Pack rows ic..ic+mb of op(A) for all K: block pc at Ap + k0*mc, panel r at + (r/MR)*kcb*MR.
             for (int64_t pb = 0; pb < nkb; pb++) {
                 const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
                 const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
-                pack_panels<T, P>(!tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
+                pack<T, P>(vec512, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
             }
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);

@@ -11,6 +11,10 @@
 // registers. Two FMA pipes with a 4-cycle latency need >= 8 independent accumulators to stay busy;
 // 24 leaves plenty of slack, and the loads (2 vector + 12 broadcast per 12 cycles of FMAs) stay well
 // under the 2-loads-per-cycle limit.
+// GCC 12's AVX-512 intrinsic headers trip -W(maybe-)uninitialized on their internal
+// _mm512_undefined_ps() pass-through (GCC bug 105593); the warning is about the header, not this file.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include "tensor/gemm_kernels.h"
@@ -94,6 +98,61 @@ static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* 
         Bp += NR;
     }
     store_tile(acc, C, ldc, m, n, alpha, beta);
+}
+
+// ---- packing by 16x16 register transposes -------------------------------------------------
+// Packing a "gather" operand (op(A) when A is not transposed, op(B) when B is) means
+//     dst[k][w] = src[w*ld + k]        for w < W (micro-panel width), k < kc
+// i.e. transposing a W x kc strip. One element at a time that is a strided store per element and
+// cost ~11% of a BERT-sized GEMM; here we load 16 rows x 16 consecutive k (one zmm each), transpose
+// the 16x16 block in registers (4 rounds of shuffles) and store each k as one masked row of W
+// lanes. Works on 32-bit elements, so the same code packs f32 and bf16 pairs (two bf16 adjacent in
+// k are one 32-bit element, exactly the pair layout vdpbf16ps wants).
+static inline void transpose16x16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {  // interleave 32-bit lanes of row pairs
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {  // then 64-bit pairs within 128-bit lanes
+        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int h = 0; h < 2; h++)  // then 128-bit blocks, twice
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+    }
+}
+
+void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int64_t kn, int64_t kc, int W,
+                          void* dst_) {
+    uint32_t* dst = static_cast<uint32_t*>(dst_);
+    const char* s = static_cast<const char*>(src);
+    for (int64_t w0 = 0; w0 < width; w0 += W, dst += kc * W) {
+        for (int g0 = 0; g0 < W; g0 += 16) {  // groups of up to 16 rows of the micro-panel
+            const int g = W - g0 < 16 ? W - g0 : 16;
+            const int64_t rows = width - w0 - g0;  // valid rows in this group (may be <= 0)
+            const __mmask16 store_mask = __mmask16((1u << g) - 1);
+            for (int64_t k = 0; k < kc; k += 16) {
+                const int64_t kk = kn - k;  // valid k in this 16-block
+                const __mmask16 load_mask = kk >= 16 ? __mmask16(0xFFFF) : kk <= 0 ? 0 : __mmask16((1u << kk) - 1);
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < rows && i < g ? _mm512_maskz_loadu_ps(load_mask, s + (w0 + g0 + i) * ld_bytes + k * 4)
+                                             : _mm512_setzero_ps();
+                transpose16x16(r);
+                const int64_t kend = kc - k < 16 ? kc - k : 16;
+                for (int j = 0; j < kend; j++) _mm512_mask_storeu_ps(dst + (k + j) * W + g0, store_mask, r[j]);
+            }
+        }
+    }
 }
 
 // Blocking (Zen 4/5: 32-48 KiB L1d, 1 MiB L2 per core):

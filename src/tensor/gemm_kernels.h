@@ -44,4 +44,11 @@ Kernel<UkrF32> kernel_f32_avx512();
 Kernel<UkrBf16> kernel_bf16_avx512();
 Kernel<UkrF32> kernel_f32_avx2();
 
+// Vectorized packing of a "gather" operand of 32-bit elements (f32, or bf16 pairs along k):
+//     dst[panel][k][w] = elem(src + (panel*W + w)*ld_bytes + k*4)   for w < width - panel*W, k < kn
+// and zero for the padding (rows >= width, kn <= k < kc). Panels of kc*W elements, W = micro-panel
+// width (MR or NR). AVX-512 only.
+void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int64_t kn, int64_t kc, int W,
+                          void* dst);
+
 }  // namespace tg::gemm_detail

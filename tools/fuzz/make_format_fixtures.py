@@ -7,10 +7,13 @@ Writes into tests/fixtures/formats/ (run from the repository root; needs torch, 
                            values (written out literally there) and that our writer reproduces the file
                            byte for byte.
   np_f32.npy, np_i64.npy   numpy.save of small arrays; tests/test_npy.cpp compares our writer's bytes.
+  npy_headers.txt          "descr shape hex(header)" per line: numpy's .npy v1.0 header for shapes too
+                           large to save (written by the same numpy.lib.format code np.save uses).
   bad/*.safetensors        seeds for the fuzzer (tools/fuzz), also read by the tests.
 
 Check a file written by the C++ side:  python3 tools/fuzz/make_format_fixtures.py --check FILE
 """
+import io
 import os
 import sys
 
@@ -45,6 +48,14 @@ def main():
     save_file(tensors(), f"{OUT}/py_written.safetensors", metadata={"format": "pt"})
     np.save(f"{OUT}/np_f32.npy", (np.arange(15, dtype=np.float32).reshape(5, 3) - 7) / 4)
     np.save(f"{OUT}/np_i64.npy", np.array([[0, -1], [2**40, -(2**62)], [5, 6]], dtype=np.int64))
+    with open(f"{OUT}/npy_headers.txt", "w") as f:
+        for descr, shape in [("<f4", (5, 3)), ("<f4", (0, 384)), ("<f4", (1234567, 384)), ("<f4", ()),
+                             ("<i8", (7,)), ("<i4", (3, 2, 1)), ("<f4", (9 * 10**18, 2)), ("|u1", (2**40,)),
+                             ("|b1", (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1))]:
+            b = io.BytesIO()
+            np.lib.format.write_array_header_1_0(b, {"descr": descr, "fortran_order": False, "shape": shape})
+            dims = ",".join(map(str, shape)) or "-"
+            f.write(f"{descr} {dims} {b.getvalue().hex()}\n")
     print("wrote", OUT)
 
 

@@ -1,0 +1,373 @@
+// test_bert.cpp — the BERT encoder against independent references.
+//
+//   attention     tiled online-softmax attention (every ISA path) vs the materializing double reference
+//   pooling       CLS / mean / max / L2 on hand-computed numbers
+//   tiny          tests/fixtures/bert/tiny: a random 2-layer BERT written by tools/ref/bert_reference.py with
+//                 PyTorch's float64 outputs of every layer, the pooler and the poolings (no download needed)
+//   minilm (b)    weights/all-MiniLM-L6-v2 (`make weights`) vs tests/fixtures/bert/minilm: 64 real English and
+//                 Chinese sentences, f32 and bf16
+//   minilm (a)    the same weights vs ../shared/models/all-MiniLM-L6-v2-reference-outputs (TEI's snapshots)
+// Tests that need the real weights print a MESSAGE and return when weights/all-MiniLM-L6-v2 is absent.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "nn/bert.h"
+#include "nn/bert_attention.h"
+#include "nn/pooling.h"
+#include "nn/tokenizer.h"
+#include "tensor/common.h"
+#include "tensor/cpu_isa.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
+#include "tensor/parallel.h"
+#include "tensor/safetensors.h"
+#include "tensor/textio.h"
+#include "test_util.h"
+
+using namespace tg;
+
+namespace {
+
+std::vector<float> f32_tensor(const SafeTensorsFile& f, const std::string& name) {
+    const SafeTensor& t = f.get(name);
+    REQUIRE(t.dtype == DType::f32);
+    std::vector<float> v(size_t(t.numel()));
+    std::memcpy(v.data(), t.data, t.nbytes);
+    return v;
+}
+std::vector<int32_t> i32_tensor(const SafeTensorsFile& f, const std::string& name) {
+    const SafeTensor& t = f.get(name);
+    REQUIRE(t.dtype == DType::i32);
+    std::vector<int32_t> v(size_t(t.numel()));
+    std::memcpy(v.data(), t.data, t.nbytes);
+    return v;
+}
+
+// The fixture's packed inputs (ids, token types, per-sequence lengths) as a PackedBatch.
+PackedBatch fixture_batch(const SafeTensorsFile& f, const char* ids_name = "input_ids",
+                          const char* len_name = "lengths", bool types = true) {
+    auto ids = i32_tensor(f, ids_name);
+    auto lens = i32_tensor(f, len_name);
+    std::vector<int32_t> tt = types ? i32_tensor(f, "token_type_ids") : std::vector<int32_t>(ids.size(), 0);
+    PackedBatch p;
+    int64_t at = 0;
+    for (int32_t n : lens) {
+        p.add(ids.data() + at, tt.data() + at, n);
+        at += n;
+    }
+    REQUIRE(at == int64_t(ids.size()));
+    return p;
+}
+
+struct Diff {
+    double max_abs = 0, min_cos = 1;
+};
+// Compare rows of width C: max |a-b| and the smallest per-row cosine.
+Diff compare_rows(const float* a, const float* b, int64_t rows, int64_t C) {
+    Diff d;
+    for (int64_t r = 0; r < rows; r++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const double x = a[r * C + c], y = b[r * C + c];
+            d.max_abs = std::max(d.max_abs, std::fabs(x - y));
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+        }
+        d.min_cos = std::min(d.min_cos, ab / std::sqrt(aa * bb + 1e-300));
+    }
+    return d;
+}
+
+std::string minilm_dir() { return test::source_dir() + "/weights/all-MiniLM-L6-v2"; }
+bool have_minilm() {
+    if (file_exists(minilm_dir() + "/model.safetensors")) return true;
+    MESSAGE("SKIPPED: " << minilm_dir() << " is absent; run `make weights` to test against the real MiniLM weights");
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("bert attention: tiled online softmax == materializing reference, every ISA") {
+    const Isa saved = cpu_isa();
+    for (int64_t D : {8, 32, 64}) {
+        const int64_t NH = 3, C = NH * D;
+        const std::vector<int64_t> lens = {1, 5, 64, 65, 130, 0, 200};
+        std::vector<int64_t> off{0};
+        for (int64_t n : lens) off.push_back(off.back() + n);
+        const int64_t T = off.back();
+        // spread of 4 so the softmax is far from uniform (stresses the running max/rescale)
+        std::vector<float> qkv = test::rand_vec(size_t(T * 3 * C), 11 + uint64_t(D), -2.f, 2.f);
+        std::vector<float> ref(size_t(T * C)), out(size_t(T * C));
+        attention_forward_ref(ref.data(), qkv.data(), off.data(), int64_t(lens.size()), NH, D);
+        for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+            if (isa > cpu_isa_max()) continue;
+            set_cpu_isa(isa);
+            std::fill(out.begin(), out.end(), NAN);
+            attention_forward(out.data(), qkv.data(), off.data(), int64_t(lens.size()), NH, D);
+            Diff d = compare_rows(out.data(), ref.data(), T, C);
+            INFO("D=" << D << " isa=" << isa_name(isa));
+            CHECK(d.max_abs < 2e-5);
+        }
+    }
+    set_cpu_isa(saved);
+}
+
+TEST_CASE("bert pooling: cls / mean / max / l2 on hand-computed values") {
+    // two sequences of C=2: rows {1,2},{3,-4} and {5,6}; then an empty one
+    const float hidden[] = {1, 2, 3, -4, 5, 6};
+    const int64_t off[] = {0, 2, 3, 3};
+    float out[6];
+    pool_forward(out, hidden, off, 3, 2, PoolMode::cls);
+    CHECK(std::vector<float>(out, out + 6) == std::vector<float>{1, 2, 5, 6, 0, 0});
+    pool_forward(out, hidden, off, 3, 2, PoolMode::mean);
+    CHECK(std::vector<float>(out, out + 6) == std::vector<float>{2, -1, 5, 6, 0, 0});
+    pool_forward(out, hidden, off, 3, 2, PoolMode::max);
+    CHECK(std::vector<float>(out, out + 6) == std::vector<float>{3, 2, 5, 6, 0, 0});
+    float v[] = {3, 4, 0, 0};
+    l2_normalize_rows(v, 2, 2);
+    CHECK(v[0] == doctest::Approx(0.6));
+    CHECK(v[1] == doctest::Approx(0.8));
+    CHECK(v[2] == 0.0f);  // a zero vector stays zero (norm clamped at 1e-12), no NaN
+    CHECK(pool_mode_parse("max") == PoolMode::max);
+    CHECK_THROWS_AS(pool_mode_parse("sum"), Error);
+}
+
+TEST_CASE("bert tiny: every layer, pooler and poolings match PyTorch (f32), bf16 close") {
+    const std::string dir = test::fixture("bert/tiny");
+    SafeTensorsFile ref(dir + "/reference.safetensors");
+    PackedBatch in = fixture_batch(ref);
+    BertEncoder bert = BertEncoder::load(dir, DType::f32);
+    const BertDims& d = bert.dims();
+    CHECK(d.C == 32);
+    CHECK(d.L == 2);
+    CHECK(d.NH == 4);
+    CHECK(d.has_pooler);
+    const int64_t T = in.T(), B = in.B(), C = d.C;
+
+    BertWorkspace ws;
+    std::vector<std::vector<float>> layers;
+    bert.forward(in, ws, true, &layers);
+    REQUIRE(int64_t(layers.size()) == d.L + 1);
+    for (int64_t l = 0; l <= d.L; l++) {
+        Diff df = compare_rows(layers[size_t(l)].data(), f32_tensor(ref, "layer_" + std::to_string(l)).data(), T, C);
+        INFO("layer " << l << " (0 = embeddings): max abs diff " << df.max_abs);
+        CHECK(df.max_abs < 1e-4);
+    }
+    Diff dh = compare_rows(ws.hidden(), f32_tensor(ref, "hidden").data(), T, C);
+    Diff dp = compare_rows(ws.pooler(), f32_tensor(ref, "pooler").data(), B, C);
+    CHECK(dh.max_abs < 1e-4);
+    CHECK(dp.max_abs < 1e-4);
+    std::vector<float> pooled(size_t(B * C));
+    for (PoolMode m : {PoolMode::cls, PoolMode::mean, PoolMode::max}) {
+        pool_forward(pooled.data(), ws.hidden(), in.offsets.data(), B, C, m);
+        Diff dm = compare_rows(pooled.data(), f32_tensor(ref, pool_mode_name(m)).data(), B, C);
+        INFO("pool " << std::string(pool_mode_name(m)));
+        CHECK(dm.max_abs < 1e-4);
+        CHECK(dm.min_cos > 0.99999);
+    }
+
+    // The same result one sequence at a time, and in a second call on a reused workspace.
+    BertWorkspace ws1;
+    for (int64_t b = 0; b < B; b++) {
+        PackedBatch one;
+        const int64_t t0 = in.offsets[size_t(b)], n = in.offsets[size_t(b + 1)] - t0;
+        one.add(in.ids.data() + t0, in.type_ids.data() + t0, n);
+        bert.forward(one, ws1, false);
+        Diff d1 = compare_rows(ws1.hidden(), ws.hidden() + t0 * C, n, C);
+        CHECK(d1.max_abs < 1e-5);
+    }
+
+    // bf16: weights converted at load, f32 accumulation
+    BertEncoder bert16 = BertEncoder::load(dir, DType::bf16);
+    BertWorkspace ws16;
+    bert16.forward(in, ws16);
+    Diff d16 = compare_rows(ws16.hidden(), f32_tensor(ref, "hidden").data(), T, C);
+    MESSAGE("tiny bf16: hidden max abs diff " << d16.max_abs << ", min cosine " << d16.min_cos);
+    CHECK(d16.min_cos > 0.999);
+    CHECK(compare_rows(ws16.pooler(), f32_tensor(ref, "pooler").data(), B, C).min_cos > 0.999);
+}
+
+TEST_CASE("bert tiny: tokenizer ids of the fixture texts, and errors") {
+    const std::string dir = test::fixture("bert/tiny");
+    SafeTensorsFile ref(dir + "/reference.safetensors");
+    PackedBatch in = fixture_batch(ref);
+    json::Value texts = json::parse(read_file(dir + "/texts.json"));
+    BertTokenizer tok = BertTokenizer::from_model_dir(dir);
+    std::vector<std::string> t;
+    for (const auto& v : texts.find("texts")->arr) t.push_back(v.s);
+    PackedBatch p = pack(tok.encode_batch(t));
+    for (int64_t b = 0; b < p.B(); b++) {
+        std::vector<int32_t> got(p.ids.begin() + p.offsets[size_t(b)], p.ids.begin() + p.offsets[size_t(b + 1)]);
+        std::vector<int32_t> want(in.ids.begin() + in.offsets[size_t(b)], in.ids.begin() + in.offsets[size_t(b + 1)]);
+        CHECK(got == want);
+    }
+
+    BertEncoder bert = BertEncoder::load(dir);
+    BertWorkspace ws;
+    PackedBatch bad;
+    const int32_t big[] = {2, 9999, 3};
+    bad.add(big, nullptr, 3);
+    CHECK_THROWS_WITH_AS(bert.forward(bad, ws), doctest::Contains("outside the vocabulary"), Error);
+    PackedBatch too_long;
+    std::vector<int32_t> ids(size_t(bert.dims().P + 1), 5);
+    too_long.add(ids.data(), nullptr, int64_t(ids.size()));
+    CHECK_THROWS_WITH_AS(bert.forward(too_long, ws), doctest::Contains("positions"), Error);
+    CHECK_THROWS_AS(BertEncoder::load(dir + "/no-such-dir"), Error);
+}
+
+TEST_CASE("bert minilm (b): 64 en/zh sentences vs PyTorch float64, f32 and bf16") {
+    if (!have_minilm()) return;
+    SafeTensorsFile ref(test::fixture("bert/minilm/reference.safetensors"));
+    PackedBatch in = fixture_batch(ref);
+    const int64_t B = in.B();
+    BertEncoder bert = BertEncoder::load(minilm_dir(), DType::f32);
+    const int64_t C = bert.dims().C;
+    BertWorkspace ws;
+    bert.forward(in, ws);
+    std::vector<float> hidden(ws.hidden(), ws.hidden() + in.T() * C);
+
+    // per-token states of the stored subset
+    auto subset = i32_tensor(ref, "hidden_seqs");
+    std::vector<float> sub;
+    for (int32_t s : subset)
+        sub.insert(sub.end(), hidden.begin() + in.offsets[size_t(s)] * C, hidden.begin() + in.offsets[size_t(s + 1)] * C);
+    const auto ref_hidden = f32_tensor(ref, "hidden");
+    REQUIRE(sub.size() == ref_hidden.size());
+    Diff dh = compare_rows(sub.data(), ref_hidden.data(), int64_t(sub.size()) / C, C);
+    Diff dp = compare_rows(ws.pooler(), f32_tensor(ref, "pooler").data(), B, C);
+    MESSAGE("minilm f32: hidden max abs " << dh.max_abs << " min cos " << dh.min_cos << "; pooler max abs "
+                                          << dp.max_abs << " min cos " << dp.min_cos);
+    CHECK(dh.max_abs <= 1e-4);
+    CHECK(dh.min_cos >= 0.99999);
+    CHECK(dp.max_abs <= 1e-4);
+    CHECK(dp.min_cos >= 0.99999);
+    std::vector<float> pooled(size_t(B * C));
+    for (PoolMode m : {PoolMode::cls, PoolMode::mean, PoolMode::max}) {
+        pool_forward(pooled.data(), hidden.data(), in.offsets.data(), B, C, m);
+        Diff dm = compare_rows(pooled.data(), f32_tensor(ref, pool_mode_name(m)).data(), B, C);
+        MESSAGE("minilm f32 " << std::string(pool_mode_name(m)) << ": max abs " << dm.max_abs << " min cos " << dm.min_cos);
+        CHECK(dm.max_abs <= 1e-4);
+        CHECK(dm.min_cos >= 0.99999);
+    }
+
+    BertEncoder bert16 = BertEncoder::load(minilm_dir(), DType::bf16);
+    BertWorkspace ws16;
+    bert16.forward(in, ws16);
+    std::vector<float> mean16(size_t(B * C));
+    pool_forward(mean16.data(), ws16.hidden(), in.offsets.data(), B, C, PoolMode::mean);
+    Diff d16 = compare_rows(mean16.data(), f32_tensor(ref, "mean").data(), B, C);
+    Diff d16p = compare_rows(ws16.pooler(), f32_tensor(ref, "pooler").data(), B, C);
+    MESSAGE("minilm bf16: mean max abs " << d16.max_abs << " min cos " << d16.min_cos << "; pooler min cos "
+                                         << d16p.min_cos);
+    CHECK(d16.min_cos >= 0.999);
+    CHECK(d16p.min_cos >= 0.999);
+}
+
+namespace {
+// TEI's insta snapshots: after the second '---', each vector starts "- - x" and continues "  - x".
+std::vector<std::vector<float>> read_snap(const std::string& path) {
+    std::string text = read_file(path);
+    size_t a = text.find("---");
+    size_t b = text.find("---", a + 3);
+    REQUIRE(b != std::string::npos);
+    std::istringstream in(text.substr(b + 3));
+    std::vector<std::vector<float>> rows;
+    std::string line;
+    while (std::getline(in, line)) {
+        size_t p = line.find_first_not_of(' ');
+        if (p == std::string::npos) continue;
+        if (line.compare(p, 4, "- - ") == 0) {
+            rows.push_back({std::stof(line.substr(p + 4))});
+        } else if (line.compare(p, 2, "- ") == 0) {
+            REQUIRE(!rows.empty());
+            rows.back().push_back(std::stof(line.substr(p + 2)));
+        }
+    }
+    return rows;
+}
+}  // namespace
+
+TEST_CASE("bert minilm (a): TEI reference snapshots (mean, CLS, per-token)") {
+    if (!have_minilm()) return;
+    const std::string snaps = test::shared_dir() + "/models/all-MiniLM-L6-v2-reference-outputs/";
+    if (!file_exists(snaps + "test_bert__bert_batch_raw.snap")) {
+        MESSAGE("SKIPPED: " << snaps << " is absent");
+        return;
+    }
+    SafeTensorsFile ref(test::fixture("bert/minilm/reference.safetensors"));
+    PackedBatch in = fixture_batch(ref, "tei_ids", "tei_lengths", false);  // 3 sentences: 7, 8, 7 tokens
+    BertEncoder bert = BertEncoder::load(minilm_dir(), DType::f32);
+    const int64_t C = bert.dims().C, B = in.B();
+    BertWorkspace ws;
+    bert.forward(in, ws);
+    std::vector<float> mean(size_t(B * C)), cls(size_t(B * C));
+    pool_forward(mean.data(), ws.hidden(), in.offsets.data(), B, C, PoolMode::mean);
+    pool_forward(cls.data(), ws.hidden(), in.offsets.data(), B, C, PoolMode::cls);
+
+    struct Case {
+        const char* file;
+        const float* ours;
+        int64_t rows;
+    };
+    const Case cases[] = {
+        {"test_bert__bert_single.snap", mean.data(), 1},       {"test_bert__bert_batch.snap", mean.data(), 3},
+        {"test_bert__bert_single_pooled.snap", cls.data(), 1}, {"test_bert__bert_batch_pooled.snap", cls.data(), 3},
+        {"test_bert__bert_single_raw.snap", ws.hidden(), 7},   {"test_bert__bert_batch_raw.snap", ws.hidden(), 22},
+    };
+    double worst_abs = 0, worst_cos = 1;
+    for (const Case& c : cases) {
+        auto rows = read_snap(snaps + c.file);
+        REQUIRE(int64_t(rows.size()) == c.rows);
+        std::vector<float> flat;
+        for (auto& r : rows) {
+            REQUIRE(int64_t(r.size()) == C);
+            flat.insert(flat.end(), r.begin(), r.end());
+        }
+        Diff d = compare_rows(c.ours, flat.data(), c.rows, C);
+        INFO(c.file << ": max abs " << d.max_abs << " min cos " << d.min_cos);
+        CHECK(d.min_cos >= 0.9999);
+        worst_abs = std::max(worst_abs, d.max_abs);
+        worst_cos = std::min(worst_cos, d.min_cos);
+    }
+    MESSAGE("minilm vs TEI snapshots: max abs diff " << worst_abs << ", min cosine " << worst_cos);
+}
+
+TEST_CASE("bert minilm: tokenizer + encoder end to end on the fixture's sentences from ../shared") {
+    if (!have_minilm()) return;
+    json::Value s = json::parse(read_file(test::fixture("bert/minilm/sentences.json")));
+    SafeTensorsFile ref(test::fixture("bert/minilm/reference.safetensors"));
+    PackedBatch want = fixture_batch(ref);
+    // read the referenced rows (file, 1-based line, field) back from ../shared with the project's readers
+    std::map<std::string, std::map<int64_t, std::string>> want_rows;  // file -> line -> text (filled below)
+    for (const auto& row : s.find("rows")->arr) want_rows[row.find("file")->s][row.find("line")->i] = "";
+    for (auto& [rel, rows] : want_rows) {
+        const std::string file = test::shared_dir() + "/" + rel;
+        if (!file_exists(file)) {
+            MESSAGE("SKIPPED: " << file << " is absent");
+            return;
+        }
+        if (rel.size() > 4 && rel.substr(rel.size() - 4) == ".csv") {
+            CsvReader csv(file);
+            const int col = csv.require_column("review");
+            std::vector<std::string> f;
+            while (csv.next(f))
+                if (rows.count(csv.line())) rows[csv.line()] = f[size_t(col)];
+        } else {
+            JsonlReader in(file);
+            json::Value v;
+            while (in.next(v))
+                if (rows.count(in.line())) rows[in.line()] = v.find("reviewText")->s;
+        }
+    }
+    std::vector<std::string> texts;
+    for (const auto& row : s.find("rows")->arr) texts.push_back(want_rows[row.find("file")->s][row.find("line")->i]);
+    BertTokenizer tok = BertTokenizer::from_model_dir(minilm_dir());
+    PackedBatch got = pack(tok.encode_batch(texts, s.find("max_length")->i));
+    CHECK(got.offsets == want.offsets);
+    CHECK(got.ids == want.ids);
+}

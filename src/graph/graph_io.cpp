@@ -3,6 +3,9 @@
 // whose header was patched to pass the checksum still cannot make the loader read out of bounds.
 #include "graph/graph_io.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "tensor/common.h"
@@ -290,6 +293,52 @@ void save_graph(const std::string& path, const InterestGraph& g) {
 InterestGraph load_graph(const std::string& path) {
     MappedFile f(path);
     return deserialize_graph(std::string_view(reinterpret_cast<const char*>(f.data()), f.size()), path);
+}
+
+// RFC 4180 field: quoted when it holds a comma, quote, CR or LF.
+static void csv_field(std::string& out, const std::string& f) {
+    if (f.find_first_of(",\"\r\n") == std::string::npos) {
+        out += f;
+        return;
+    }
+    out += '"';
+    for (char c : f) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+}
+
+void export_graph_tables(const InterestGraph& g, const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) TG_FAIL(dir, ": cannot create directory (", std::strerror(errno), ")");
+    const Dataset& d = g.data;
+    std::string users = "index,user_id\n";
+    for (int32_t u = 0; u < d.n_users; u++) {
+        users += std::to_string(u) + ",";
+        csv_field(users, d.users.name(u));
+        users += "\n";
+    }
+    write_file_atomic(dir + "/users.csv", users);
+    // item -> category / brand from the attribute relations (at most one of each per item)
+    auto attr_of = [&](const char* rel, const IdMap& names, int32_t i) -> std::string {
+        const Relation* r = g.find_relation(rel);
+        if (!r || r->adj.row_begin(i) == r->adj.row_end(i)) return "";
+        return names.name(r->adj.indices[size_t(r->adj.row_begin(i))]);
+    };
+    std::string items = "index,item_id,category,brand,title\n";
+    for (int32_t i = 0; i < d.n_items; i++) {
+        items += std::to_string(i) + ",";
+        csv_field(items, d.items.name(i));
+        items += ",";
+        csv_field(items, attr_of("in_category", g.categories, i));
+        items += ",";
+        csv_field(items, attr_of("has_brand", g.brands, i));
+        items += ",";
+        csv_field(items, g.item_titles.empty() ? std::string() : g.item_titles[size_t(i)]);
+        items += "\n";
+    }
+    write_file_atomic(dir + "/items.csv", items);
+    write_lightgcn_dir(dir, d);
 }
 
 bool is_graph_file(const std::string& path) {

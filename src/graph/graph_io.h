@@ -63,6 +63,11 @@ InterestGraph deserialize_graph(std::string_view bytes, const std::string& name)
 void save_graph(const std::string& path, const InterestGraph& g);
 InterestGraph load_graph(const std::string& path);
 
+// Write the graph's tables into `dir` (created if missing) for people and other tools:
+//   users.csv  index,user_id            items.csv  index,item_id,category,brand,title
+//   train.txt, test.txt                 the split in LightGCN format (dense indices; see dataset.h)
+void export_graph_tables(const InterestGraph& g, const std::string& dir);
+
 // True if the file starts with the graph magic (cheap check used by load_dataset and the CLI).
 bool is_graph_file(const std::string& path);
 

@@ -7,10 +7,10 @@
 // fit the cache levels and reuse each loaded number many times:
 //
 //   pack all of op(B) once, cut into K blocks of depth kc and NR-wide micro-panels Bp[kc][NR]
-//   threads split C into rectangles (rows x columns, on MR/NR boundaries); each thread then does
-//   for ic in its rows, step mc:                      A block: mc rows
+//   work items = blocks of mc rows of C (x column groups when M is small), handed to threads:
+//   for each item (rows ic..ic+mc):
 //     pack op(A)[ic:ic+mc, all K] into MR-tall micro-panels Ap[kc][MR] (per K block)
-//     for jc in its columns, step nc:                 C block mc x nc stays in L2 across pc
+//     for jc in the item's columns, step nc:          C block mc x nc stays in L2 across pc
 //       for pc in 0..K, step kc:                      K blocks, in increasing order
 //         for ir in 0..mc, step MR:                   A micro-panel (kc x MR) stays in L1
 //           for jr in 0..nc, step NR:                 B micro-panels stream from L2 (kc x nc block)
@@ -27,14 +27,18 @@
 // results are bit-identical for any number of threads. K is never split across threads.
 //
 // ISA dispatch: tg::cpu_isa() picks the AVX-512 (12x32), AVX2 (6x16) or portable scalar (4x16)
-// micro-kernel. bf16 uses vdpbf16ps on k pairs where the CPU has avx512_bf16, otherwise the packs
-// convert bf16 to f32 and the f32 micro-kernel runs.
+// micro-kernel (and, for AVX-512, a transposing packer). bf16 uses vdpbf16ps on k pairs where the
+// CPU has avx512_bf16; otherwise the packs widen bf16 to f32 and the f32 micro-kernel runs.
+//
+// Scratch memory: packed B (K x N) lives in a buffer of the calling thread, packed A (mc x K) in one
+// buffer per worker thread; both grow to the largest problem seen and are reused across calls.
 #include "tensor/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "tensor/common.h"
 #include "tensor/cpu_isa.h"
@@ -186,7 +190,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     const bool vec512 = cpu_isa() == Isa::avx512;
     constexpr int KPE = k_per_elem<P>;
     const int64_t Kp = (K + KPE - 1) / KPE;  // depth in packed elements
-    const int64_t kc = kn.kc, mc = kn.mc, nc = kn.nc;
+    const int64_t kcmax = kn.kc, mc = kn.mc, nc = kn.nc;
     const int64_t Npad = (N + NR - 1) / NR * NR;
     const int64_t tiles_n = Npad / NR;
 
@@ -204,6 +208,10 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     if (items < nt) nt = int(items);
 
     P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));  // the caller's buffer, shared by the team
+    // K blocks of (nearly) equal depth, at most kcmax rounded up to 8: K = 384 is one block of 384
+    // rather than 256 + 128. Depends on K only, never on the thread count.
+    const int64_t nblocks = (Kp + kcmax - 1) / kcmax;
+    const int64_t kc = ((Kp + nblocks - 1) / nblocks + 7) / 8 * 8;
     const int64_t nkb = (Kp + kc - 1) / kc;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {

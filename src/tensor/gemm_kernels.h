@@ -13,7 +13,8 @@
 //
 // Micro-kernel contract (identical for every ISA, which is what makes results independent of the
 // thread count and of where a tile sits):
-//     acc[r][j] = sum over k = 0..kc-1, in increasing k, of Ap[k][r] * Bp[k][j]   (one FMA chain)
+//     acc[r][j] = sum over k = 0..kc-1, in increasing k, of Ap[k][r] * Bp[k][j]
+//                 (one FMA chain; the scalar kernel uses multiply + add, vdpbf16ps adds a k pair per step)
 //     C[r][j]   = alpha * acc[r][j] + beta * C[r][j]        for r < m, j < n
 // where beta == 0 means C is written without being read.
 #pragma once
@@ -27,8 +28,8 @@ using UkrBf16 = void (*)(int64_t kpairs, const uint32_t* Ap, const uint32_t* Bp,
                          int n, float alpha, float beta);
 
 // A kernel description: register tile and cache blocking chosen for that ISA.
-//   kc  = K block depth (f32 elements, or bf16 k pairs): Ap micro-panel kc*MR and Bp micro-panel
-//         kc*NR must stay in L1 while a tile is computed.
+//   kc  = largest K block depth (f32 elements, or bf16 k pairs); the driver splits K into equal
+//         blocks of at most kc. The Ap micro-panel (kc*MR) stays in L1 across a sweep of B panels.
 //   mc  = rows of A packed per block (multiple of MR): mc x kc of A stays in L2.
 //   nc  = columns of B swept per A block (multiple of NR): kc x nc of packed B stays in L2.
 template <typename Ukr>

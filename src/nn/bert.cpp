@@ -7,11 +7,10 @@
 #include <string_view>
 
 #include "nn/bert_attention.h"
+#include "nn/model_config.h"
 #include "nn/tokenizer.h"
 #include "tensor/common.h"
 #include "tensor/gemm.h"
-#include "tensor/io.h"
-#include "tensor/json.h"
 #include "tensor/kernels.h"
 #include "tensor/safetensors.h"
 
@@ -170,19 +169,18 @@ size_t BertEncoder::weight_bytes_owned() const {
 }
 
 BertEncoder BertEncoder::load(const std::string& model_dir, DType dtype) {
-    // TEMPORARY until nn/model_config.h lands: the three config.json keys the encoder needs.
-    const std::string cfg_path = model_dir + "/config.json";
-    TG_CHECK(file_exists(cfg_path), "model directory ", model_dir, ": no config.json");
-    json::Value cfg = json::parse(read_file(cfg_path), cfg_path);
-    const std::string act = cfg.get_string("hidden_act", "gelu");
-    TG_CHECK(act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh", cfg_path, ": hidden_act '", act,
-             "' is not supported (gelu, gelu_new, gelu_pytorch_tanh)");
-    const std::string st = model_dir + "/model.safetensors";
-    TG_CHECK(file_exists(st), "model directory ", model_dir, ": no model.safetensors (a pytorch_model.bin can be ",
-             "converted with tools/convert_bin_to_safetensors.py)");
-    auto file = std::make_shared<const SafeTensorsFile>(st);
-    return from_file(file, cfg.get_int("num_attention_heads", 12), float(cfg.get_number("layer_norm_eps", 1e-12)),
-                     act != "gelu", dtype);
+    const ModelFiles mf = load_model_dir(model_dir);  // config.json (+ sentence-transformers files), checked
+    const BertConfig& cfg = mf.config;
+    auto file = std::make_shared<const SafeTensorsFile>(mf.weights);
+    BertEncoder e = from_file(file, cfg.num_attention_heads, float(cfg.layer_norm_eps), cfg.gelu_tanh(), dtype);
+    const BertDims& d = e.dims_;
+    TG_CHECK(d.V == cfg.vocab_size && d.C == cfg.hidden_size && d.L == cfg.num_hidden_layers &&
+                 d.I == cfg.intermediate_size && d.P == cfg.max_position_embeddings && d.TV == cfg.type_vocab_size,
+             cfg.path, " disagrees with ", mf.weights, ": config (V ", cfg.vocab_size, ", C ", cfg.hidden_size, ", L ",
+             cfg.num_hidden_layers, ", I ", cfg.intermediate_size, ", P ", cfg.max_position_embeddings, ", TV ",
+             cfg.type_vocab_size, ") vs weights (V ", d.V, ", C ", d.C, ", L ", d.L, ", I ", d.I, ", P ", d.P, ", TV ",
+             d.TV, ")");
+    return e;
 }
 
 BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, int64_t num_heads, float ln_eps,

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""bench_bert.py — `make bench-bert`: our BERT encoder vs ONNX Runtime vs PyTorch, same ids, same threads.
+
+    python3 tools/bench/bench_bert.py [--build build] [--model weights/all-MiniLM-L6-v2] [--threads 2]
+                                      [--batches 1,8,32] [--seqs 32,128] [--seconds 2] [--json-out FILE]
+
+1. Real sentences: reviews from ../shared/data/amazon2018-all-beauty-5core (read at run time, never copied)
+   with at least max(seqs) tokens, tokenized by HF BertTokenizerFast and cut to max(seqs) -> ids.npy [64, S].
+   Every peer gets exactly the same ids (for seq S: first S-1 ids + the final [SEP]), no padding anywhere.
+2. Runs each implementation in its own process (so peak RSS is its own), 2 threads each:
+     tastegraph f32 and bf16   ($BUILD/bench_bert)
+     onnxruntime f32           model exported from the same weights with torch.onnx (opset 17), then
+                               onnxruntime.transformers.optimizer (model_type bert: fused attention,
+                               LayerNorm, GELU); intra_op_num_threads = threads, inter_op 1
+     pytorch f32               transformers BertModel (eager/sdpa), torch.inference_mode
+   Each times one warm-up batch, then consecutive batches for at least --seconds.
+3. Prints a table (sentences/s, ms per batch, peak RSS, our ratio to each peer) and the same as JSON lines,
+   plus the cosine between our bf16 and f32 mean-pooled embeddings.
+The machine may be shared: timings are noisy, compare within one run.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "..", "shared", "data", "amazon2018-all-beauty-5core", "All_Beauty_5.json")
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_ids(model, smax, n, path):
+    import numpy as np
+    from transformers import BertTokenizerFast
+    tok = BertTokenizerFast(os.path.join(model, "vocab.txt"), do_lower_case=True)
+    rows, seen = [], set()
+    with open(DATA, encoding="utf-8") as f:
+        for line in f:
+            t = json.loads(line).get("reviewText", "")
+            if not t or t in seen:
+                continue
+            ids = tok(t, truncation=True, max_length=smax)["input_ids"]
+            if len(ids) == smax:
+                seen.add(t)
+                rows.append(ids)
+                if len(rows) == n:
+                    break
+    np.save(path, np.array(rows, dtype=np.int32))
+
+
+def cut(ids, s):
+    import numpy as np
+    out = ids[:, :s].copy()
+    out[:, s - 1] = ids[:, -1]
+    return out
+
+
+def time_peer(run, ids, batches, seqs, seconds, impl, threads):
+    """run(batch_ids int64 [B, S]) -> last hidden state. Prints JSON lines like bench_bert.cpp."""
+    import numpy as np
+    n = ids.shape[0]
+    for s in seqs:
+        x = cut(ids, s).astype(np.int64)
+        for b in batches:
+            nxt = [0]
+
+            def batch():
+                r = [(nxt[0] + i) % n for i in range(b)]
+                nxt[0] += b
+                return x[r]
+
+            run(batch())
+            iters, t0 = 0, time.perf_counter()
+            while True:
+                run(batch())
+                iters += 1
+                el = time.perf_counter() - t0
+                if el >= seconds and iters >= 3:
+                    break
+            ms = 1e3 * el / iters
+            print(json.dumps({"impl": impl, "dtype": "f32", "threads": threads, "batch": b, "seq": s,
+                              "ms_per_batch": round(ms, 3), "sent_per_s": round(1e3 * b / ms, 2),
+                              "peak_rss_mb": round(peak_rss_mb(), 1)}), flush=True)
+
+
+def peer_torch(a, ids):
+    import torch
+    from transformers import BertModel
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    model = BertModel.from_pretrained(a.model).eval()
+
+    def run(x):
+        with torch.inference_mode():
+            t = torch.from_numpy(x)
+            return model(input_ids=t, attention_mask=torch.ones_like(t), token_type_ids=torch.zeros_like(t))[0]
+
+    time_peer(run, ids, a.batch_list, a.seq_list, a.seconds, "pytorch", a.threads)
+
+
+def export_onnx(model_dir, out_dir):
+    """torch.onnx export + ORT transformer optimizer; cached in out_dir."""
+    opt = os.path.join(out_dir, "minilm_opt.onnx")
+    if os.path.exists(opt):
+        return opt
+    import torch
+    from transformers import BertModel
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    os.makedirs(out_dir, exist_ok=True)
+    raw = os.path.join(out_dir, "minilm.onnx")
+    model = BertModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    x = torch.ones(2, 16, dtype=torch.long)
+    torch.onnx.export(model, (x, x, torch.zeros_like(x)), raw, input_names=["input_ids", "attention_mask", "token_type_ids"],
+                      output_names=["last_hidden_state", "pooler_output"], opset_version=17, dynamo=False,
+                      dynamic_axes={n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask", "token_type_ids"]}
+                      | {"last_hidden_state": {0: "batch", 1: "seq"}, "pooler_output": {0: "batch"}})
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    m = optimizer.optimize_model(raw, model_type="bert", num_heads=cfg["num_attention_heads"],
+                                 hidden_size=cfg["hidden_size"], optimization_options=FusionOptions("bert"))
+    m.save_model_to_file(opt)
+    print(f"bench_bert: ORT optimizer fused ops: {m.get_fused_operator_statistics()}", file=sys.stderr)
+    return opt
+
+
+def peer_ort(a, ids):
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
+
+    def run(x):
+        return sess.run(["last_hidden_state"], {"input_ids": x, "attention_mask": np.ones_like(x),
+                                                "token_type_ids": np.zeros_like(x)})[0]
+
+    time_peer(run, ids, a.batch_list, a.seq_list, a.seconds, "onnxruntime", a.threads)
+
+
+def run_lines(cmd, env=None):
+    print("bench_bert: " + " ".join(cmd), file=sys.stderr, flush=True)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"bench_bert: {cmd[0]} failed with exit code {p.returncode}")
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--model", default=os.path.join(ROOT, "weights", "all-MiniLM-L6-v2"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", default="1,8,32")
+    ap.add_argument("--seqs", default="32,128")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--json-out", default="")
+    ap.add_argument("--peer", choices=["torch", "ort"], help=argparse.SUPPRESS)  # internal: child process
+    ap.add_argument("--ids", help=argparse.SUPPRESS)
+    ap.add_argument("--onnx", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.batch_list = [int(x) for x in a.batches.split(",")]
+    a.seq_list = [int(x) for x in a.seqs.split(",")]
+
+    if a.peer:
+        import numpy as np
+        ids = np.load(a.ids)
+        (peer_torch if a.peer == "torch" else peer_ort)(a, ids)
+        return
+
+    if not os.path.exists(os.path.join(a.model, "model.safetensors")):
+        sys.exit(f"bench_bert: {a.model} missing: run `make weights` first")
+    build = os.path.join(ROOT, a.build) if not os.path.isabs(a.build) else a.build
+    work = os.path.join(build, "bench_bert_work")
+    os.makedirs(work, exist_ok=True)
+    ids_path = os.path.join(work, f"ids_{max(a.seq_list)}.npy")
+    if not os.path.exists(ids_path):
+        make_ids(a.model, max(a.seq_list), 64, ids_path)
+    onnx_path = export_onnx(a.model, work)
+
+    common = ["--batches", a.batches, "--seqs", a.seqs, "--seconds", str(a.seconds), "--threads", str(a.threads)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    res = []
+    for dt in ["f32", "bf16"]:
+        res += run_lines([os.path.join(build, "bench_bert"), "--model", a.model, "--ids", ids_path, "--dtype", dt,
+                          "--emb-out", os.path.join(work, f"emb_{dt}.npy")] + common, env)
+    me = [sys.executable, os.path.abspath(__file__), "--ids", ids_path, "--onnx", onnx_path, "--model", a.model] + common
+    res += run_lines(me + ["--peer", "ort"], env)
+    res += run_lines(me + ["--peer", "torch"], env)
+
+    import numpy as np
+    e32, e16 = np.load(os.path.join(work, "emb_f32.npy")), np.load(os.path.join(work, "emb_bf16.npy"))
+    cos = (e32 * e16).sum(1) / np.linalg.norm(e32, axis=1) / np.linalg.norm(e16, axis=1)
+
+    def get(impl, dt, b, s):
+        for r in res:
+            if r["impl"] == impl and r["dtype"] == dt and r["batch"] == b and r["seq"] == s:
+                return r
+        return None
+
+    w_mb = os.path.getsize(os.path.join(a.model, "model.safetensors")) / 2**20
+    print(f"\nBERT encoder benchmark: {os.path.basename(a.model)}, {a.threads} threads, real sentences "
+          f"(weights {w_mb:.1f} MB; RSS goal <= {1.5 * w_mb + 100:.0f} MB)")
+    hdr = f"{'batch':>5} {'seq':>4} | {'impl':<16} {'sent/s':>9} {'ms/batch':>9} {'RSS MB':>7} | {'vs ORT':>7} {'vs torch':>8}"
+    print(hdr)
+    print("-" * len(hdr))
+    rows = []
+    for s in a.seq_list:
+        for b in a.batch_list:
+            ort_r, pt_r = get("onnxruntime", "f32", b, s), get("pytorch", "f32", b, s)
+            for impl, dt in [("tastegraph", "f32"), ("tastegraph", "bf16"), ("onnxruntime", "f32"), ("pytorch", "f32")]:
+                r = get(impl, dt, b, s)
+                if r is None:
+                    continue
+                name = f"{impl} {dt}"
+                vs_ort = r["sent_per_s"] / ort_r["sent_per_s"] if ort_r else float("nan")
+                vs_pt = r["sent_per_s"] / pt_r["sent_per_s"] if pt_r else float("nan")
+                ratio = f"{vs_ort:6.2f}x {vs_pt:7.2f}x" if impl == "tastegraph" else ""
+                print(f"{b:>5} {s:>4} | {name:<16} {r['sent_per_s']:9.1f} {r['ms_per_batch']:9.2f} "
+                      f"{r['peak_rss_mb']:7.0f} | {ratio}")
+                if impl == "tastegraph":
+                    r = dict(r, ratio_vs_ort=round(vs_ort, 3), ratio_vs_pytorch=round(vs_pt, 3))
+                rows.append(r)
+            print()
+    print(f"bf16 vs f32 mean-pooled embeddings (32 sentences, seq {max(a.seq_list)}): min cosine {cos.min():.6f}")
+    rows.append({"check": "bf16_vs_f32_cosine_min", "value": float(cos.min())})
+    print("\nJSON lines:")
+    for r in rows:
+        print(json.dumps(r))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

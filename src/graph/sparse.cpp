@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "tensor/common.h"
+#include "tensor/cpu_isa.h"
 #include "tensor/parallel.h"
 
 namespace tg::graph {
@@ -159,6 +160,31 @@ void spmm_backward(const Csr& A, const CsrT& AT, const float* w, int H, const fl
                     dw[e * H + h] += s;
                 }
             }
+        }
+    }
+}
+
+// Implemented in sparse_avx512.cpp (compiled with AVX-512 flags; only called when the CPU has it).
+void spmm_acc_forward_avx512(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale);
+
+void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale) {
+    check_csr(A, "spmm_acc_forward");
+    if (cpu_isa() == Isa::avx512 && D % 16 == 0 && D <= 128) return spmm_acc_forward_avx512(A, X, D, Y, acc, scale);
+    // Portable path: accumulate the row in a local buffer (the same per-element FMA chain over edges).
+#pragma omp parallel num_threads(tg::num_threads())
+    {
+        std::vector<float> y(static_cast<size_t>(D));
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t r = 0; r < A.rows; r++) {
+            std::fill(y.begin(), y.end(), 0.f);
+            for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
+                const float we = A.value(e);
+                const float* x = X + int64_t(A.indices[size_t(e)]) * D;
+                for (int64_t d = 0; d < D; d++) y[size_t(d)] = std::fma(we, x[d], y[size_t(d)]);
+            }
+            if (Y) std::copy(y.begin(), y.end(), Y + r * D);
+            float* a = acc + r * D;
+            for (int64_t d = 0; d < D; d++) a[d] = (a[d] + y[size_t(d)]) * scale;
         }
     }
 }

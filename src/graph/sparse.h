@@ -50,6 +50,14 @@ void spmm_backward(const Csr& A, const CsrT& AT, const float* w, int H, const fl
 void spmm_backward_ref(const Csr& A, const float* w, int H, const float* X, int64_t D, const float* dout,
                        float* dX, float* dw);
 
+// Fused SpMM for layer-wise propagation (LightGCN): for every row r, with y = (A · X)[r]:
+//     if Y:  Y[r] = y                      (this layer's output, the next layer's input)
+//            acc[r] = (acc[r] + y) * scale  (running sum over layers; scale folds in the final mean)
+// One pass over A per layer instead of a product plus an add. A.values are the weights (H = 1).
+// The AVX-512 path (D a multiple of 16, D <= 128) keeps the row in registers; same sums, same order
+// as the portable loop, so both paths give identical results.
+void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale);
+
 // ---- SDDMM: per-edge dot products ---------------------------------------------------------------
 // Y [R, D] (row side), Z [C, D] (column side), out [E, H]:
 //   out[e, h] = Y[row(e), h-block] · Z[col(e), h-block]

@@ -1,0 +1,205 @@
+// lightgcn.cpp — LightGCN forward/backward, BPR sampling and Adam (see lightgcn.h for the math).
+#include "graph/lightgcn.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "graph/sparse.h"
+#include "tensor/common.h"
+#include "tensor/parallel.h"
+#include "tensor/rng.h"
+
+namespace tg::graph {
+
+// ---- Adam ---------------------------------------------------------------------------------------
+
+void Adam::step(float* p, const float* g, size_t n) {
+    TG_CHECK(m.size() == n && v.size() == n, "Adam: state has ", m.size(), " entries, parameters ", n);
+    t++;
+    const float bc1 = 1.f - std::pow(beta1, float(t)), bc2 = 1.f - std::pow(beta2, float(t));
+    const float b1 = beta1, b2 = beta2, step = lr / bc1, ib2 = 1.f / std::sqrt(bc2), e = eps;
+    float* M = m.data();
+    float* V = v.data();
+    // torch: denom = sqrt(v) / sqrt(bc2) + eps;  p -= (lr / bc1) * m / denom
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+    for (int64_t k = 0; k < int64_t(n); k++) {
+        const float gk = g[k];
+        M[k] = b1 * M[k] + (1.f - b1) * gk;
+        V[k] = b2 * V[k] + (1.f - b2) * gk * gk;
+        p[k] -= step * M[k] / (std::sqrt(V[k]) * ib2 + e);
+    }
+}
+
+// ---- sampling -----------------------------------------------------------------------------------
+
+// Uniform integer in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32, negligible here).
+static inline int64_t below(uint32_t r, int64_t n) { return int64_t((uint64_t(r) * uint64_t(n)) >> 32); }
+
+void sample_bpr(const Csr& R, const std::vector<int32_t>& active, uint64_t seed, int64_t epoch, int64_t s0,
+                int64_t count, Triple* out) {
+    TG_CHECK(!active.empty(), "sample_bpr: no user has training items");
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+    for (int64_t k = 0; k < count; k++) {
+        const uint64_t s = uint64_t(s0 + k);
+        auto r = philox4x32({uint32_t(s), uint32_t(s >> 32), uint32_t(epoch), 0u}, seed);
+        const int32_t u = active[size_t(below(r[0], int64_t(active.size())))];
+        const int64_t b = R.row_begin(u), n = R.row_end(u) - b;
+        const int32_t i = R.indices[size_t(b + below(r[1], n))];
+        const int32_t* items = R.indices.data() + b;
+        int32_t j = int32_t(below(r[2], R.cols));
+        // Redraw while j is a training item of u (the user cannot own every item: checked by callers).
+        for (uint32_t attempt = 1; std::binary_search(items, items + n, j); attempt++) {
+            auto q = philox4x32({uint32_t(s), uint32_t(s >> 32), uint32_t(epoch), attempt}, seed);
+            j = int32_t(below(q[0], R.cols));
+        }
+        out[k] = {u, i, j};
+    }
+}
+
+// ---- propagation --------------------------------------------------------------------------------
+
+void lightgcn_propagate(const Csr& Ahat, const float* X, int64_t D, int K, float* out, float* work) {
+    const int64_t N = Ahat.rows;
+    TG_CHECK(Ahat.cols == N, "lightgcn_propagate: adjacency is ", Ahat.rows, "x", Ahat.cols, ", not square");
+    // out = E_0; then for k = 1..K: E_k = Â E_{k-1} (into a ping-pong buffer), out += E_k;
+    // the last layer folds in the 1/(K+1) of the mean and does not store E_K.
+    std::copy(X, X + N * D, out);
+    if (K == 0) return;
+    float* buf[2] = {work, work + N * D};
+    const float* cur = X;
+    for (int k = 1; k <= K; k++) {
+        float* nxt = k == K ? nullptr : buf[k % 2];
+        spmm_acc_forward(Ahat, cur, D, nxt, out, k == K ? 1.f / float(K + 1) : 1.f);
+        cur = nxt;
+    }
+}
+
+void lightgcn_propagate_ref(const Csr& Ahat, const float* X, int64_t D, int K, float* out) {
+    const int64_t N = Ahat.rows;
+    std::vector<float> cur(X, X + N * D), nxt(static_cast<size_t>(N * D));
+    std::vector<double> sum(cur.begin(), cur.end());
+    for (int k = 1; k <= K; k++) {
+        spmm_forward_ref(Ahat, nullptr, 1, cur.data(), D, nxt.data());
+        for (size_t q = 0; q < sum.size(); q++) sum[q] += nxt[q];
+        cur.swap(nxt);
+    }
+    for (size_t q = 0; q < sum.size(); q++) out[q] = float(sum[q] / (K + 1));
+}
+
+// ---- BPR ----------------------------------------------------------------------------------------
+
+double bpr_forward_backward(const float* F, int64_t U, int64_t D, const Triple* batch, int64_t B, float* dF) {
+    // x_b = F_u·F_i - F_u·F_j;  L = (1/B) Σ softplus(-x_b);  dL/dx_b = -sigmoid(-x_b) / B
+    //   dF_u += g (F_i - F_j),  dF_i += g F_u,  dF_j -= g F_u       (g = dL/dx_b)
+    // The scatter is sequential in batch order: rows repeat within a batch, and a fixed order keeps
+    // the sums deterministic. (B x D work, small next to the propagation.)
+    std::vector<double> gx(static_cast<size_t>(B));
+    double loss = 0;
+    for (int64_t b = 0; b < B; b++) {
+        const float* fu = F + int64_t(batch[b].u) * D;
+        const float* fi = F + (U + batch[b].i) * D;
+        const float* fj = F + (U + batch[b].j) * D;
+        double x = 0;
+        for (int64_t d = 0; d < D; d++) x += double(fu[d]) * (double(fi[d]) - double(fj[d]));
+        // softplus(-x) = log(1 + e^{-x}), computed stably
+        loss += x > 0 ? std::log1p(std::exp(-x)) : -x + std::log1p(std::exp(x));
+        gx[size_t(b)] = -1.0 / (1.0 + std::exp(x)) / double(B);
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const float g = float(gx[size_t(b)]);
+        const int64_t ou = int64_t(batch[b].u) * D, oi = (U + batch[b].i) * D, oj = (U + batch[b].j) * D;
+        for (int64_t d = 0; d < D; d++) {
+            const float fu = F[ou + d];
+            dF[ou + d] += g * (F[oi + d] - F[oj + d]);
+            dF[oi + d] += g * fu;
+            dF[oj + d] -= g * fu;
+        }
+    }
+    return loss / double(B);
+}
+
+// ---- model --------------------------------------------------------------------------------------
+
+void LightGcn::build_graph(const Csr& train) {
+    R = train;
+    U = train.rows;
+    I = train.cols;
+    Ahat = bipartite_norm_adj(R);
+    active.clear();
+    for (int64_t u = 0; u < U; u++) {
+        const int64_t n = R.row_end(u) - R.row_begin(u);
+        TG_CHECK(n < I, "LightGCN: user ", u, " has interacted with every item; no negative can be sampled");
+        if (n > 0) active.push_back(int32_t(u));
+    }
+    TG_CHECK(!active.empty(), "LightGCN: the training matrix has no interactions");
+}
+
+void LightGcn::init(const Csr& train, const LightGcnConfig& c) {
+    cfg = c;
+    TG_CHECK(cfg.dim > 0 && cfg.layers >= 0 && cfg.batch > 0, "LightGCN: bad config dim=", cfg.dim,
+             " layers=", cfg.layers, " batch=", cfg.batch);
+    build_graph(train);
+    const int64_t N = U + I, D = cfg.dim;
+    E0.resize(size_t(N * D));
+    const uint64_t key = cfg.seed ^ 0x4c6967687447434eull;  // "LightGCN": a stream apart from sampling
+    for (int64_t k = 0; k < N * D; k++) E0[size_t(k)] = cfg.init_std * philox_normal(key, uint64_t(k));
+    adam = Adam{};
+    adam.lr = cfg.lr;
+    adam.init(E0.size());
+    epoch = 0;
+}
+
+int64_t LightGcn::batches_per_epoch() const {
+    return (R.nnz() + cfg.batch - 1) / cfg.batch;
+}
+
+double LightGcn::train_batch(int64_t b) {
+    const int64_t N = U + I, D = cfg.dim;
+    const size_t ND = size_t(N * D);
+    if (F_.size() != ND) F_.resize(ND), dF_.resize(ND), G_.resize(ND), work_.resize(2 * ND);
+    const int64_t s0 = b * cfg.batch, B = std::min(cfg.batch, R.nnz() - s0);
+    TG_CHECK(B > 0, "LightGCN: batch ", b, " is past the end of the epoch");
+    trip_.resize(size_t(B));
+    sample_bpr(R, active, cfg.seed, epoch, s0, B, trip_.data());
+    const double loss = loss_and_grad(trip_.data(), B, G_.data());
+    adam.lr = cfg.lr;
+    adam.step(E0.data(), G_.data(), ND);
+    return loss;
+}
+
+double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
+    const int64_t N = U + I, D = cfg.dim;
+    const size_t ND = size_t(N * D);
+    if (F_.size() != ND) F_.resize(ND), dF_.resize(ND), G_.resize(ND), work_.resize(2 * ND);
+    // forward: F = P E0
+    lightgcn_propagate(Ahat, E0.data(), D, cfg.layers, F_.data(), work_.data());
+    // loss and dF (only batch rows are non-zero)
+    std::fill(dF_.begin(), dF_.end(), 0.f);
+    double loss = bpr_forward_backward(F_.data(), U, D, batch, B, dF_.data());
+    // backward through the propagation: dE0 = P dF (P symmetric)
+    lightgcn_propagate(Ahat, dF_.data(), D, cfg.layers, grad, work_.data());
+    // L2 on the ego embeddings of the batch: reg * (|e_u|² + |e_i|² + |e_j|²) / 2 / B
+    const float rs = cfg.reg / float(B);
+    double reg = 0;
+    for (int64_t k = 0; k < B; k++) {
+        const int64_t rows[3] = {batch[k].u, U + batch[k].i, U + batch[k].j};
+        for (int64_t r : rows) {
+            const float* e = E0.data() + r * D;
+            float* g = grad + r * D;
+            for (int64_t d = 0; d < D; d++) {
+                reg += double(e[d]) * e[d];
+                g[d] += rs * e[d];
+            }
+        }
+    }
+    return loss + double(cfg.reg) * reg / 2 / double(B);
+}
+
+std::vector<float> LightGcn::final_embeddings() const {
+    const int64_t N = U + I, D = cfg.dim;
+    std::vector<float> F(size_t(N * D)), work(size_t(2 * N * D));
+    lightgcn_propagate(Ahat, E0.data(), D, cfg.layers, F.data(), work.data());
+    return F;
+}
+
+}  // namespace tg::graph

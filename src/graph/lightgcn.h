@@ -1,0 +1,97 @@
+// lightgcn.h — LightGCN (He et al., SIGIR 2020) with BPR loss, written out forward and backward.
+//
+// Graph: the user–item bipartite graph as one (U+I) x (U+I) symmetric-normalized adjacency
+//   Â = D^-1/2 [[0, R], [Rᵀ, 0]] D^-1/2      (bipartite_norm_adj, sparse.h)
+// Model: ego embeddings E0 [N, D] (N = U + I; users first) are the only parameters.
+//   E_k = Â E_{k-1},   F = (E_0 + E_1 + ... + E_K) / (K+1)          ("mean over layers")
+//   score(u, i) = F[u] · F[U+i]
+// Loss per batch of B triples (u, i, j) with i a training item of u and j a sampled non-item:
+//   x_b  = F[u]·F[i] - F[u]·F[j]
+//   L    = mean_b softplus(-x_b)  +  reg * Σ_b (|E0[u]|² + |E0[i]|² + |E0[j]|²) / 2 / B
+// (exactly the LightGCN authors' bpr_loss + weight_decay * reg_loss).
+//
+// Backward. F = P E0 with P = (I + Â + ... + Â^K)/(K+1), and P is symmetric because Â is, so
+//   dE0 = Pᵀ dF = P dF:  the backward is the same propagation applied to the (sparse) gradient dF.
+// Per batch: one propagation of E0 (forward), one of dF (backward), i.e. 2K SpMMs over the full graph,
+// as in the official code (which re-propagates for every batch), then Adam on all of E0.
+//
+// Sampling (the authors' UniformSample_original): an epoch has n_train samples; sample s draws a
+// user uniformly among users with training items, one of the user's items uniformly, and a negative
+// uniformly among all items, redrawn while it is one of the user's training items. Every random number
+// is Philox(key = seed, counter = (s, epoch, attempt)), so batches do not depend on the thread count,
+// and resuming at an epoch boundary needs no generator state.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "graph/csr.h"
+
+namespace tg::graph {
+
+// Adam (Kingma & Ba) on a flat parameter array, as torch.optim.Adam without weight decay.
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+struct Adam {
+    float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+    int64_t t = 0;             // steps taken
+    std::vector<float> m, v;   // [n] moments
+    void init(size_t n) { m.assign(n, 0.f), v.assign(n, 0.f), t = 0; }
+    void step(float* p, const float* g, size_t n);  // parallel, elementwise (deterministic)
+};
+
+// One BPR triple.
+struct Triple {
+    int32_t u, i, j;  // user, positive item, negative item (item indices 0..I-1)
+};
+
+// Sample `count` triples starting at epoch sample index s0 (see header). R is the training matrix,
+// `active` the users that have at least one training item.
+void sample_bpr(const Csr& R, const std::vector<int32_t>& active, uint64_t seed, int64_t epoch, int64_t s0,
+                int64_t count, Triple* out);
+
+// F = P E0:  out [N, D] = mean over k = 0..K of Â^k X.   work: 2 * N * D floats of scratch.
+void lightgcn_propagate(const Csr& Ahat, const float* X, int64_t D, int K, float* out, float* work);
+// Reference: K separate spmm_forward_ref calls and a double-precision mean. For tests.
+void lightgcn_propagate_ref(const Csr& Ahat, const float* X, int64_t D, int K, float* out);
+
+// BPR loss on final embeddings F [N, D] (users first, items at offset U) for a batch; writes
+// dF [N, D] (zeroed here, then accumulated for the batch rows) and returns the mean BPR term.
+double bpr_forward_backward(const float* F, int64_t U, int64_t D, const Triple* batch, int64_t B, float* dF);
+
+struct LightGcnConfig {
+    int dim = 64, layers = 3;
+    float lr = 1e-3f, reg = 1e-4f;
+    int64_t batch = 2048;
+    uint64_t seed = 2020;
+    float init_std = 0.1f;  // N(0, 0.1²) like the official code's nn.init.normal_(std=0.1)
+};
+
+struct LightGcn {
+    LightGcnConfig cfg;
+    int64_t U = 0, I = 0;            // users, items; N = U + I
+    Csr R;                           // [U x I] training interactions
+    Csr Ahat;                        // [N x N] normalized adjacency
+    std::vector<int32_t> active;     // users with >= 1 training item
+    std::vector<float> E0;           // [N, D] ego embeddings (the parameters)
+    Adam adam;
+    int64_t epoch = 0;               // completed epochs
+
+    // Build graph structures and initialize E0 ~ N(0, init_std²) from cfg.seed (Philox).
+    void init(const Csr& train, const LightGcnConfig& c);
+    // Structures only (E0/Adam supplied by the caller, e.g. from a checkpoint).
+    void build_graph(const Csr& train);
+    int64_t batches_per_epoch() const;
+    // Loss of a batch of triples and its gradient w.r.t. E0 into grad [N, D] (overwritten). No update.
+    double loss_and_grad(const Triple* batch, int64_t B, float* grad);
+    // Run batch `b` of the current epoch (forward, backward, Adam). Returns the batch's mean loss
+    // (BPR + reg term).
+    double train_batch(int64_t b);
+    // Final embeddings F [N, D].
+    std::vector<float> final_embeddings() const;
+
+   private:
+    std::vector<float> F_, dF_, G_, work_;  // [N, D] scratch
+    std::vector<Triple> trip_;
+};
+
+}  // namespace tg::graph

@@ -21,50 +21,50 @@
 
 namespace tg::gemm_detail {
 
-static constexpr int MR = 12, NR = 32;
+static constexpr int MR = 12, NV = 2, NR = 16 * NV;  // tile rows, zmm vectors per row, tile columns
 
-// Masks selecting the first n (0..32) columns of the tile: low 16 in the first zmm, rest in the second.
-static inline __mmask16 mask_lo(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
-static inline __mmask16 mask_hi(int n) {
-    return n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
+// Mask selecting the columns of vector v (columns 16v..16v+15) that are < n.
+static inline __mmask16 col_mask(int n, int v) {
+    const int c = n - 16 * v;
+    return c >= 16 ? __mmask16(0xFFFF) : c <= 0 ? __mmask16(0) : __mmask16((1u << c) - 1);
 }
 
 // C[r][0..n) = alpha * acc + beta * C, with beta == 0 meaning "do not read C" (it may be garbage).
-// Full tiles use plain unaligned loads/stores; edge columns use masked ones, which never touch
-// memory outside the mask.
-static inline void store_tile(__m512 acc[MR][2], float* C, int64_t ldc, int m, int n, float alpha, float beta) {
+// Edge columns use masked loads/stores, which never touch memory outside the mask.
+static inline void store_tile(__m512 acc[MR][NV], float* C, int64_t ldc, int m, int n, float alpha, float beta) {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const __mmask16 k0 = mask_lo(n), k1 = mask_hi(n);
-    for (int r = 0; r < m; r++) {
-        float* c = C + r * ldc;
-        __m512 x0 = _mm512_mul_ps(va, acc[r][0]);
-        __m512 x1 = _mm512_mul_ps(va, acc[r][1]);
-        if (beta != 0.f) {
-            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, c), x0);
-            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, c + 16), x1);
+    __mmask16 mask[NV];
+    for (int v = 0; v < NV; v++) mask[v] = col_mask(n, v);
+    for (int r = 0; r < m; r++)
+        for (int v = 0; v < NV; v++) {
+            float* c = C + r * ldc + 16 * v;
+            __m512 x = _mm512_mul_ps(va, acc[r][v]);
+            if (beta != 0.f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), x);
+            _mm512_mask_storeu_ps(c, mask[v], x);
         }
-        _mm512_mask_storeu_ps(c, k0, x0);
-        _mm512_mask_storeu_ps(c + 16, k1, x1);
-    }
 }
 
 // Scalar meaning of the loop below (Ap: [kc][MR], Bp: [kc][NR]):
 //     for k in 0..kc: for r in 0..MR: for j in 0..NR: acc[r][j] += Ap[k*MR + r] * Bp[k*NR + j]
 static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
                     float beta) {
-    __m512 acc[MR][2];
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    __m512 acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     // Touch the C tile early so its cache lines arrive while we compute (C is read only at the end).
     for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
-#pragma GCC unroll 12
+        __m512 b[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+#pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
             const __m512 a = _mm512_set1_ps(Ap[r]);
-            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
         }
         Ap += MR;
         Bp += NR;
@@ -80,19 +80,22 @@ static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int6
 //     for p in 0..kp: for r, j: acc[r][j] += A(r,2p)*B(2p,j) + A(r,2p+1)*B(2p+1,j)
 static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m, int n,
                      float alpha, float beta) {
-    __m512 acc[MR][2];
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    __m512 acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int64_t p = 0; p < kp; p++) {
-        const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp);
-        const __m512bh b1 = (__m512bh)_mm512_load_si512(Bp + 16);
-#pragma GCC unroll 12
+        __m512bh b[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) b[v] = (__m512bh)_mm512_load_si512(Bp + 16 * v);
+#pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
             const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r]));
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
         }
         Ap += MR;
         Bp += NR;
@@ -160,7 +163,8 @@ void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int6
 //              micro-panels (48 KiB each) from L2; K = 384 is then a single K block (C touched once).
 //   mc = 96 rows: packed A block 96 x 384 x 4 = 144 KiB.  nc = 512: B block 384 x 512 x 4 = 768 KiB
 //              and the C block 96 x 512 x 4 = 192 KiB, reused across the K blocks, sit in L2.
-// (kc 256 was ~5% slower on K = 384; mc 48..144, nc 384..768 and a 14 x 32 tile were within noise.)
+// (kc 256 was ~5% slower on K = 384; mc 48..144, nc 384..768 and 14x32, 8x48, 6x64 tiles (MR, NV
+// above) were the same or slower, measured as GFLOP per CPU-second on one core.)
 Kernel<UkrF32> kernel_f32_avx512() { return {MR, NR, 384, 96, 512, ukr_f32}; }
 // bf16 k pairs take the same bytes per step as f32 k steps, so the same blocking holds in pairs.
 Kernel<UkrBf16> kernel_bf16_avx512() { return {MR, NR, 384, 96, 512, ukr_bf16}; }

@@ -36,5 +36,12 @@ weights:
 bench-bert: build
 	python3 tools/bench/bench_bert.py --build $(BUILD)
 
+# The main job (README's first command): synthetic shop log -> interest graph -> LightGCN, PureSVD and
+# popularity -> comparison table and recommendations in demo_out/. `make demo DATA=<dir or file>` runs it
+# on real data (a LightGCN split dir, a Taobao UserBehavior CSV or a directory holding one); see tools/demo.sh.
+DATA ?=
+demo: build
+	BUILD=$(BUILD) DATA=$(DATA) tools/demo.sh
+
 clean:
 	rm -rf build build-asan

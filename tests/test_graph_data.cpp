@@ -246,6 +246,40 @@ TEST_CASE("graph data: JSONL log and item side data; Taobao format") {
     CHECK(l4.categories.name(l4.item_category[1]) == "2520771");
 }
 
+TEST_CASE("graph data: TSV log without event/time columns; JSONL side data") {
+    TempDir t("tsv");
+    std::string p = t.write("log.tsv", "user_id\titem_id\n1\ta\n1\tb\n2\ta\n");
+    EventLog log;
+    read_event_log(p, IngestOptions{}, log);  // format from the extension
+    CHECK(log.events.size() == 3);
+    CHECK(!log.has_time);
+    CHECK(log.event_types.names == std::vector<std::string>{"event"});
+    IngestOptions o;
+    o.time_col = "ts";
+    o.time_col_explicit = true;  // asked for explicitly: its absence is an error
+    EventLog l2;
+    CHECK(error_of([&] { read_event_log(p, o, l2); }).find("no column 'ts'") != std::string::npos);
+
+    std::string side = t.write("items.jsonl", "{\"item_id\": \"a\", \"brand\": \"Acme\", \"title\": \"苹果\"}\n"
+                                              "{\"brand\": \"x\"}\n");
+    ItemSideOptions so;
+    CHECK(error_of([&] { read_item_side(side, so, log); }).find(side + ":2, field 'item_id': missing item id") !=
+          std::string::npos);
+    so.skip_bad = true;
+    EventLog l3;
+    read_event_log(p, IngestOptions{}, l3);
+    read_item_side(side, so, l3);
+    CHECK(l3.bad_rows == 1);
+    CHECK(l3.item_title[size_t(l3.items.find("a"))] == "苹果");
+    CHECK(l3.brands.name(l3.item_brand[size_t(l3.items.find("a"))]) == "Acme");
+    // a graph without timestamps cannot have time-window co-occurrence
+    BuildOptions bo;
+    bo.cooc_window_s = 60;
+    CHECK(error_of([&] { build_graph(l3, bo); }).find("need timestamps") != std::string::npos);
+    // load_dataset on a file that is not a graph
+    CHECK(error_of([&] { load_dataset(p); }).find("bad magic") != std::string::npos);
+}
+
 TEST_CASE("graph data: timestamps") {
     int64_t t = 0;
     CHECK((parse_timestamp("1511544070", &t) && t == 1511544070));

@@ -121,7 +121,10 @@ void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t k
             } else {
                 for (int64_t k = 0; k < kn; k++) {
                     const T* s = src + k * ld + w0;
-                    for (int64_t w = 0; w < wn; w++) dst[k * W + w] = to_f32(s[w]);
+                    if constexpr (std::is_same_v<T, float>)
+                        std::memcpy(dst + k * W, s, size_t(wn) * sizeof(float));
+                    else
+                        for (int64_t w = 0; w < wn; w++) dst[k * W + w] = to_f32(s[w]);
                 }
             }
             for (int64_t k = 0; k < kn; k++)

@@ -1,7 +1,7 @@
 // bench_gemm.cpp — GEMM benchmark: our f32 and bf16 kernels vs OpenBLAS sgemm on the BERT shapes.
 //
 //   make bench                                   (runs ./build/bench_gemm with OpenBLAS's own CPU detection)
-//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick]
+//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time]
 //
 // What it does, in order:
 //   1. measures this machine's f32 FMA peak for each thread count: every thread runs a loop of
@@ -10,7 +10,8 @@
 //   2. for each shape (M,N,K) of a BERT-base layer with 4096 tokens, each layout (NN: C = X·W with W
 //      [K,N]; NT: C = X·Wᵀ with W [N,K], the PyTorch Linear layout the encoder uses) and each thread
 //      count: checks our f32 and bf16 results against OpenBLAS (max |diff| / max |C|), then times
-//      ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs).
+//      ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs, default 7).
+//      The load average is printed at the start and the end: timings on a busy machine are noisy.
 // A readable table goes to stderr; stdout gets one JSON object per case and line:
 //   {"bench":"gemm","m":4096,"n":384,"k":384,"threads":2,"dtype":"f32","gflops":..,"peak_gflops":..,
 //    "openblas_gflops":..,"transB":false}
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <time.h>
 #include <vector>
 
 #include "tensor/cpu_isa.h"
@@ -41,10 +43,17 @@
 #endif
 
 using namespace tg;
-using Clock = std::chrono::steady_clock;
-
-static double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
+// Timing: wall clock by default. With --cpu-time, the process CPU time instead: on a machine shared
+// with other jobs that counts only the time our threads actually ran, so one-thread figures measure
+// the kernel rather than the scheduler (with 2 threads it also counts time spent waiting at barriers).
+static bool g_cpu_time = false;
+static double now_seconds() {
+    if (g_cpu_time) {
+        timespec t;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // ---- FMA peak ---------------------------------------------------------------------------------
@@ -77,24 +86,32 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(int64_t iters) {
     return s;
 }
 
-// Best of 5 runs of ~0.1 s; returns GFLOP/s summed over `threads` threads.
+// Best of 15 short runs (~10 ms each), so that one quiet moment on a shared machine is enough;
+// returns GFLOP/s summed over `threads` threads.
 static double measure_peak(int threads) {
     const bool v512 = cpu_isa_max() == Isa::avx512;
-    const int64_t iters = 2'000'000;
+    const int64_t iters = 1'000'000;
     const double flops_per_thread = double(iters) * 24 * 16 * 2;  // both loops do the same work
     double best = 0;
-    volatile float sink = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        auto t0 = Clock::now();
-#pragma omp parallel num_threads(threads)
-        {
-            float s = v512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-#pragma omp critical
-            sink = sink + s;
-        }
-        best = std::max(best, flops_per_thread * threads / seconds_since(t0) * 1e-9);
+    float sink = 0;
+    for (int rep = 0; rep < 15; rep++) {
+        const double t0 = now_seconds();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        sink += v512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+        best = std::max(best, flops_per_thread * threads / (now_seconds() - t0) * 1e-9);
     }
+    if (sink == 12345.f) std::fprintf(stderr, " ");  // keep the loops from being optimized away
     return best;
+}
+
+// The 1-minute load average: on a shared machine, a number > cores means the timings are noisy.
+static double loadavg() {
+    double l = -1;
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+        std::fclose(f);
+    }
+    return l;
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -113,9 +130,9 @@ static double best_seconds(int reps, F&& f) {
     f();  // warm-up: page in buffers, grow packing scratch, spin up threads
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        auto t0 = Clock::now();
+        const double t0 = now_seconds();
         f();
-        best = std::min(best, seconds_since(t0));
+        best = std::min(best, (now_seconds() - t0));
     }
     return best;
 }
@@ -130,7 +147,7 @@ static double max_rel_diff(const std::vector<float>& x, const std::vector<float>
 }
 
 int main(int argc, char** argv) {
-    int reps = 5;
+    int reps = 7;
     bool nn_only = false, quick = false;
     std::vector<int> thread_counts = {1, 2};
     for (int i = 1; i < argc; i++) {
@@ -138,6 +155,7 @@ int main(int argc, char** argv) {
         if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
         else if (a == "--nn-only") nn_only = true;
         else if (a == "--quick") quick = true;
+        else if (a == "--cpu-time") g_cpu_time = true;
         else if (a == "--threads" && i + 1 < argc) {
             thread_counts.clear();
             for (const char* p = argv[++i]; *p;) {
@@ -146,7 +164,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick]\n");
+            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time]\n");
             return 2;
         }
     }
@@ -164,7 +182,8 @@ int main(int argc, char** argv) {
 #else
     std::fprintf(stderr, " openblas=absent");
 #endif
-    std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "\nload average at start: %.2f; timing: %s\n", loadavg(),
+                 g_cpu_time ? "process CPU time (--cpu-time)" : "wall clock");
 
     std::vector<double> peak(thread_counts.size());
     for (size_t t = 0; t < thread_counts.size(); t++) {
@@ -234,5 +253,6 @@ int main(int argc, char** argv) {
                 }
             }
         }
+    std::fprintf(stderr, "load average at end: %.2f\n", loadavg());
     return 0;
 }

@@ -6,6 +6,7 @@
 #   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights)
 #   make demo       the main job (see README)
 #   make weights    fetch real BERT weights into weights/
+#   make fuzz       libFuzzer targets for the file-format readers (not part of CI; see below)
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -35,6 +36,29 @@ weights:
 # BERT encoder benchmark: ours vs ONNX Runtime vs PyTorch, 2 threads each (needs `make weights`).
 bench-bert: build
 	python3 tools/bench/bench_bert.py --build $(BUILD)
+
+# Fuzzing (tools/fuzz): builds fuzz_safetensors, fuzz_json and fuzz_csv with clang++ and
+# -fsanitize=fuzzer,address,undefined into $(FUZZ_BUILD)/ and runs each for FUZZ_SECONDS (one core each,
+# one after the other); the corpora grow in $(FUZZ_BUILD)/corpus_<name>, crashes land in $(FUZZ_BUILD)/.
+# Needs clang and libFuzzer; on Debian: apt-get install -y clang-14 libclang-rt-14-dev. Not run by CI.
+FUZZ_SECONDS ?= 60
+FUZZ_CXX ?= clang++
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SRCS = src/tensor/json.cpp src/tensor/io.cpp src/tensor/dtype.cpp src/tensor/safetensors.cpp src/tensor/textio.cpp
+.PHONY: fuzz
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	@for t in safetensors json csv; do \
+	  echo "building $(FUZZ_BUILD)/fuzz_$$t"; \
+	  $(FUZZ_CXX) -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Isrc tools/fuzz/fuzz_$$t.cpp $(FUZZ_SRCS) -o $(FUZZ_BUILD)/fuzz_$$t || exit 1; \
+	done
+	@for t in safetensors json csv; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus_$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  ./$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -dict=tools/fuzz/json.dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus_$$t tools/fuzz/seeds/$$t || exit 1; \
+	done
 
 # The main job (README's first command): synthetic shop log -> interest graph -> LightGCN, PureSVD and
 # popularity -> comparison table and recommendations in demo_out/. `make demo DATA=<dir or file>` runs it

@@ -1,6 +1,8 @@
 // test_json.cpp — the strict JSON parser accepts valid documents and rejects invalid ones.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "tensor/common.h"
 #include "tensor/json.h"
 
@@ -30,4 +32,15 @@ TEST_CASE("json: rejects malformed input with a position") {
         CHECK(std::string(e.what()).find("cfg.json") != std::string::npos);
         CHECK(std::string(e.what()).find("line 2") != std::string::npos);
     }
+}
+
+// Found by tools/fuzz/fuzz_json (dump/parse round trip): -0.0 dumped as "-0", which parsed back as
+// the integer 0 (sign lost, number type changed).
+TEST_CASE("json: dump keeps non-integer numbers non-integer (fuzz finding)") {
+    auto v = json::parse("[0,-0E0,7890E-400990,100.0,1e2,-3,2.5]");
+    CHECK(json::dump(v, 17) == "[0,-0.0,0.0,100.0,100.0,-3,2.5]");
+    auto w = json::parse(json::dump(v, 17));
+    CHECK_FALSE(w.arr[1].is_int);
+    CHECK(std::signbit(w.arr[1].num));
+    CHECK(json::dump(w, 17) == json::dump(v, 17));
 }

@@ -322,6 +322,9 @@ static void dump_into(std::string& out, const Value& v, int prec) {
             if (v.is_int) std::snprintf(buf, sizeof buf, "%lld", (long long)v.i);
             else std::snprintf(buf, sizeof buf, "%.*g", prec, v.num);
             out += buf;
+            // A non-integer number that %g printed without '.' or exponent ("-0", "100") would parse
+            // back as an integer (losing -0.0's sign): keep it a decimal.
+            if (!v.is_int && !std::strpbrk(buf, ".e")) out += ".0";
             break;
         }
         case Type::string: write_string(out, v.s); break;

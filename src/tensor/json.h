@@ -18,6 +18,11 @@ namespace tg::json {
 
 enum class Type { null, boolean, number, string, array, object };
 
+// One object member, {key, value}; used like std::pair (m.first, m.second, auto& [k, v] = m). Not a
+// std::pair because pair<string, Value> inside Value needs Value complete, which clang's library
+// checks reject (the vector below may hold an incomplete type; a pair may not).
+struct Member;
+
 struct Value {
     Type type = Type::null;
     bool b = false;
@@ -26,7 +31,7 @@ struct Value {
     int64_t i = 0;            // exact value when is_int
     std::string s;
     std::vector<Value> arr;
-    std::vector<std::pair<std::string, Value>> obj;  // in document order, keys unique
+    std::vector<Member> obj;  // in document order, keys unique
 
     bool is_null() const { return type == Type::null; }
     bool is_object() const { return type == Type::object; }
@@ -47,6 +52,13 @@ struct Value {
     double get_number(std::string_view key, double dflt) const;
     int64_t get_int(std::string_view key, int64_t dflt) const;
     bool get_bool(std::string_view key, bool dflt) const;
+};
+
+struct Member {
+    std::string first;
+    Value second;
+    Member() = default;
+    Member(std::string key, Value value) : first(std::move(key)), second(std::move(value)) {}
 };
 
 constexpr int kMaxDepth = 256;

@@ -211,7 +211,7 @@ static std::vector<size_t> build_header(const std::vector<SafeTensorWrite>& tens
     });
     for (size_t k = 0; k < order.size(); k++) {
         const SafeTensorWrite& t = tensors[order[k]];
-        TG_CHECK(!t.name.empty() && t.name != "__metadata__", "safetensors: invalid tensor name '", t.name, "'");
+        TG_CHECK(t.name != "__metadata__", "safetensors: a tensor cannot be named '__metadata__'");
         TG_CHECK(k == 0 || t.name != tensors[order[k - 1]].name, "safetensors: duplicate tensor name '", t.name, "'");
         TG_CHECK(json::utf8_invalid_at(t.name) < 0, "safetensors: tensor name is not valid UTF-8");
         uint64_t want = 0;

@@ -87,8 +87,8 @@ struct SafeTensorWrite {
 // Serialize to bytes (what save_safetensors writes).
 std::string safetensors_serialize(const std::vector<SafeTensorWrite>& tensors,
                                   const std::vector<std::pair<std::string, std::string>>& metadata = {});
-// Write atomically (temporary file, fsync, rename). Checks names (unique, non-empty, not
-// "__metadata__"), shapes and byte sizes first and throws naming the tensor.
+// Write atomically (temporary file, fsync, rename). Checks names (unique, not "__metadata__"),
+// shapes and byte sizes first and throws naming the tensor.
 void save_safetensors(const std::string& path, const std::vector<SafeTensorWrite>& tensors,
                       const std::vector<std::pair<std::string, std::string>>& metadata = {});
 

@@ -206,7 +206,7 @@ TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real s
     }
     SharedText texts(shared);
     std::map<std::string, int64_t> agree, total;
-    int64_t hard = 0, real = 0, encodes = 0;
+    int64_t hard = 0, real = 0, encodes = 0, model_dirs = 0;
     bool ok = true;
     for (size_t ln = 1; ln < lines.size() && ok; ln++) {
         tg::json::Value c = tg::json::parse(lines[ln], tg::str("cases.jsonl line ", ln + 1));
@@ -240,6 +240,15 @@ TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real s
             CHECK(e.attention_mask == std::vector<int32_t>(e.ids.size(), 1));
             continue;
         }
+        if (const tg::json::Value* md = c.find("model_dir")) {
+            // from_model_dir(): which of tokenizer.json / tokenizer_config.json / sentence_bert_config.json wins
+            BertTokenizer tok = BertTokenizer::from_model_dir(tg::test::fixture("tokenizer/" + md->s));
+            const std::string text = c.get_string("text", "");
+            ok = same_ids(tok, "model dir " + md->s, text, int_array(*c.find("ids")), tok.ids(text));
+            CHECK_MESSAGE(tok.options().max_len == c.get_int("max_len", 0), md->s);
+            model_dirs++;
+            continue;
+        }
         std::string text;
         if (const tg::json::Value* t = c.find("text")) {
             text = t->s;
@@ -270,10 +279,11 @@ TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real s
     CHECK(ok);
     std::string summary;
     for (auto& [name, n] : total) summary += tg::str("  ", name, ": ", agree[name], "/", n, "\n");
-    MESSAGE("HF agreement (", hard, " hard cases, ", real, " real sentences, ", encodes, " encode cases):\n",
-            summary);
+    MESSAGE("HF agreement (", hard, " hard cases, ", real, " real sentences, ", encodes, " encode cases, ",
+            model_dirs, " model-directory cases):\n", summary);
     CHECK(hard >= 80);
     CHECK(real >= 2000);
+    CHECK(model_dirs >= 28);
 }
 
 TEST_CASE("tokenizer: every code point normalizes and splits as in HuggingFace") {
@@ -369,4 +379,119 @@ TEST_CASE("tokenizer: WordPiece, specials and truncation on a tiny vocabulary") 
     CHECK(b.mask == std::vector<int32_t>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1});
     CHECK(b.truncated == 1);
     CHECK_THROWS_AS(t.encode("x", std::nullopt, 1), tg::Error);
+}
+
+// ---- the `tastegraph tokenize` command line ----------------------------------------------------------------
+namespace {
+
+// The tastegraph binary sits next to tg_tests in the build directory.
+std::string cli_binary() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    std::string exe(buf, size_t(n));
+    return exe.substr(0, exe.rfind('/') + 1) + "tastegraph";
+}
+
+// Run `tastegraph tokenize <args>` on `input`; returns stdout, sets *rc.
+std::string run_cli(const std::string& args, const std::string& input, int* rc) {
+    const std::string base = "/tmp/tg_test_tokenize_" + std::to_string(getpid());
+    std::ofstream(base + ".in", std::ios::binary) << input;
+    std::string cmd = cli_binary() + " tokenize " + args + " < " + base + ".in > " + base + ".out 2> " + base + ".err";
+    *rc = std::system(cmd.c_str());
+    std::string out = tg::file_exists(base + ".out") ? tg::read_file(base + ".out") : "";
+    std::remove((base + ".in").c_str());
+    std::remove((base + ".out").c_str());
+    std::remove((base + ".err").c_str());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer: tastegraph tokenize command line") {
+    if (!tg::file_exists(cli_binary())) {
+        MESSAGE("skipping: ", cli_binary(), " not built");
+        return;
+    }
+    const std::string shared = tg::test::shared_dir();
+    const std::string uncased = shared + "/models/bert-base-uncased/vocab.txt";
+    const std::string cased = shared + "/models/bert-base-cased/vocab.txt";
+    if (!tg::file_exists(uncased) || !tg::file_exists(cased)) {
+        MESSAGE("skipping: vocab files not found under ", shared);
+        return;
+    }
+    // Expected values from the HF fixture: hard cases under "uncased" and "cased", and the tiny model dirs.
+    const auto lines = split_lines(tg::read_file(tg::test::fixture("tokenizer/cases.jsonl")));
+    std::vector<std::string> texts;
+    std::vector<std::vector<int32_t>> want_uncased, want_cased;
+    std::map<std::string, std::vector<std::pair<std::string, std::vector<int32_t>>>> dirs;
+    for (size_t ln = 1; ln < lines.size(); ln++) {
+        tg::json::Value c = tg::json::parse(lines[ln], "cases.jsonl");
+        if (const tg::json::Value* md = c.find("model_dir")) {
+            dirs[md->s].emplace_back(c.get_string("text", ""), int_array(*c.find("ids")));
+            continue;
+        }
+        const tg::json::Value* t = c.find("text");
+        if (!t || !c.find("ids")) continue;
+        std::map<std::string, std::vector<int32_t>> resolved;  // a name instead of ids: "same as that config"
+        for (auto& [name, v] : c.find("ids")->obj) resolved[name] = v.is_array() ? int_array(v) : resolved.at(v.s);
+        texts.push_back(t->s);
+        want_uncased.push_back(resolved.at("uncased"));
+        want_cased.push_back(resolved.at("cased"));
+    }
+    REQUIRE(texts.size() >= 80);
+
+    SUBCASE("--jsonl --ids --specials: one JSON array of ids per JSON string") {
+        std::string in, expect;
+        for (size_t i = 0; i < texts.size(); i++) {
+            tg::json::write_string(in, texts[i]);
+            in += "\n";
+            expect += "[101";
+            for (int32_t id : want_uncased[i]) expect += "," + std::to_string(id);
+            expect += ",102]\n";
+        }
+        int rc = 0;
+        std::string out = run_cli("--vocab " + uncased + " --jsonl --ids --specials", in, &rc);
+        CHECK(rc == 0);
+        CHECK(out == expect);
+    }
+    SUBCASE("plain text in, space-separated tokens out; --lowercase 0 with the cased vocab") {
+        BertTokenizer tok = BertTokenizer::from_vocab(cased);
+        std::string in, expect;
+        for (size_t i = 0; i < texts.size(); i++) {
+            if (texts[i].find_first_of("\n\r") != std::string::npos) continue;  // one input per line
+            in += texts[i] + "\n";
+            for (size_t k = 0; k < want_cased[i].size(); k++) expect += (k ? " " : "") + tok.token(want_cased[i][k]);
+            expect += "\n";
+        }
+        int rc = 0;
+        std::string out = run_cli("--vocab " + cased + " --lowercase 0", in, &rc);
+        CHECK(rc == 0);
+        CHECK(out == expect);
+    }
+    SUBCASE("-m MODEL_DIR takes the options from the model's files") {
+        for (auto& [dir, cases] : dirs) {
+            std::string in, expect;
+            for (auto& [text, ids] : cases) {
+                tg::json::write_string(in, text);
+                in += "\n";
+                std::string row = "[";
+                for (size_t k = 0; k < ids.size(); k++) row += (k ? "," : "") + std::to_string(ids[k]);
+                expect += row + "]\n";
+            }
+            int rc = 0;
+            std::string out = run_cli("-m " + tg::test::fixture("tokenizer/" + dir) + " --jsonl --ids", in, &rc);
+            CHECK_MESSAGE(rc == 0, dir);
+            CHECK_MESSAGE(out == expect, dir);
+        }
+    }
+    SUBCASE("errors: no vocabulary, a bad flag value, a line that is not a JSON string") {
+        int rc = 0;
+        run_cli("", "x\n", &rc);
+        CHECK(rc != 0);
+        run_cli("--vocab " + uncased + " --lowercase 2", "x\n", &rc);
+        CHECK(rc != 0);
+        run_cli("--vocab " + uncased + " --jsonl", "not json\n", &rc);
+        CHECK(rc != 0);
+    }
 }

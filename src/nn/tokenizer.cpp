@@ -6,17 +6,19 @@
 //
 // Hot path: no allocation per character or per word. Normalized code points go into a thread_local buffer,
 // each word is assembled as UTF-8 in another, and WordPiece looks up std::string_view keys (views into the
-// vocab's own strings) in two hash maps, one for word-initial pieces and one for "##" pieces keyed without the
-// prefix, so no "##" + piece string is ever built.
+// in two flat hash maps (PieceMap), one for word-initial pieces and one for "##" pieces keyed without the prefix,
+// so no "##" + piece string is ever built.
 #include "nn/tokenizer.h"
 
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "tensor/common.h"
 #include "tensor/io.h"
 #include "tensor/json.h"
+#include "tensor/parallel.h"
 
 namespace tg {
 
@@ -313,7 +315,118 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
     }
 }
 
+// ---- Python str.lower (for sentence-transformers' do_lower_case) ------------------------------------------
+// sentence-transformers lowercases the text with Python's str.lower() before tokenizing. That is the full
+// Unicode lowercase mapping: simple mappings, U+0130 -> "i\u0307", and the Final_Sigma rule: capital sigma
+// becomes final 'ς' when preceded by a cased letter and not followed by one (case-ignorable characters skipped).
+// Cased / case-ignorable are approximated from utf8proc categories plus the Word_Break MidLetter, MidNumLet and
+// Single_Quote characters (Unicode 3.13 definitions); Python's own tables may be one Unicode version older.
+bool is_cased(uint32_t c) {
+    auto cat = utf8proc_category(int32_t(c));
+    return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT ||
+           utf8proc_tolower(int32_t(c)) != int32_t(c) || utf8proc_toupper(int32_t(c)) != int32_t(c);
+}
+
+bool is_case_ignorable(uint32_t c) {
+    switch (c) {
+        case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x55F: case 0x5F4: case 0x2018: case 0x2019:
+        case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
+            return true;
+        default: break;
+    }
+    auto cat = utf8proc_category(int32_t(c));
+    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_CF ||
+           cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_SK;
+}
+
+void python_lower(std::string_view text, std::string& out) {
+    thread_local std::u32string cps;
+    cps.clear();
+    for (size_t i = 0; i < text.size();) cps.push_back(next_cp(text, i));
+    out.clear();
+    for (size_t i = 0; i < cps.size(); i++) {
+        uint32_t c = cps[i];
+        if (c < 0x80) {
+            out.push_back(char(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        } else if (c == 0x130) {
+            put_utf8(out, 'i');
+            put_utf8(out, 0x307);
+        } else if (c == 0x3A3) {
+            size_t j = i;
+            while (j > 0 && is_case_ignorable(cps[j - 1])) j--;
+            bool final_sigma = j > 0 && is_cased(cps[j - 1]);
+            if (final_sigma) {
+                size_t k = i + 1;
+                while (k < cps.size() && is_case_ignorable(cps[k])) k++;
+                final_sigma = k == cps.size() || !is_cased(cps[k]);
+            }
+            put_utf8(out, final_sigma ? 0x3C2 : 0x3C3);
+        } else {
+            put_utf8(out, uint32_t(utf8proc_tolower(int32_t(c))));
+        }
+    }
+}
+
 }  // namespace
+
+// ---- PieceMap ----------------------------------------------------------------------------------------------
+// 64-bit multiply-xorshift hash over 8-byte words (keys are short: most pieces are under 16 bytes).
+static inline uint64_t hash_bytes(const char* p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t(n) * 0xFF51AFD7ED558CCDULL);
+    while (n >= 8) {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        h = (h ^ v) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    std::memcpy(&v, p, n);
+    h = (h ^ v) * 0x94D049BB133111EBULL;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    return h ^ (h >> 32);
+}
+
+void PieceMap::build(const std::vector<std::pair<std::string_view, int32_t>>& entries) {
+    size_t cap = 16;
+    while (cap < 2 * entries.size()) cap *= 2;
+    slots_.assign(cap, Slot{});
+    arena_.clear();
+    count_ = 0;
+    for (auto& [key, id] : entries) {
+        TG_CHECK(key.size() < (size_t(1) << 31) && arena_.size() < (size_t(1) << 31), "vocabulary too large");
+        uint64_t h = hash_bytes(key.data(), key.size());
+        uint32_t check = uint32_t(h >> 32) | 1u;
+        for (size_t i = size_t(h) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+            Slot& s = slots_[i];
+            if (s.check == 0) {
+                s = Slot{check, uint32_t(arena_.size()), uint32_t(key.size()), id};
+                arena_.append(key);
+                count_++;
+                break;
+            }
+            if (s.check == check && std::string_view(arena_).substr(s.off, s.len) == key) {
+                s.id = id;  // duplicate entry: the later line wins, as in HF's vocab map
+                break;
+            }
+        }
+    }
+}
+
+int32_t PieceMap::find(std::string_view key) const {
+    if (slots_.empty()) return -1;
+    const size_t mask = slots_.size() - 1;
+    uint64_t h = hash_bytes(key.data(), key.size());
+    uint32_t check = uint32_t(h >> 32) | 1u;
+    for (size_t i = size_t(h) & mask;; i = (i + 1) & mask) {
+        const Slot& s = slots_[i];
+        if (s.check == 0) return -1;
+        if (s.check == check && s.len == key.size() && std::memcmp(arena_.data() + s.off, key.data(), key.size()) == 0)
+            return s.id;
+    }
+}
 
 // ---- WordPiece ---------------------------------------------------------------------------------------------
 // Greedy longest-match-first over one word (UTF-8, nchars characters). Appends the piece ids, or a single
@@ -326,16 +439,13 @@ void BertTokenizer::wordpiece(std::string_view word, int64_t nchars, std::vector
     const size_t first = out.size();
     size_t start = 0;
     while (start < word.size()) {
-        const auto& map = start == 0 ? head_ : tail_;
+        const PieceMap& map = start == 0 ? head_ : tail_;
         size_t end = std::min(word.size(), start + max_piece_bytes_);
         while (end < word.size() && (uint8_t(word[end]) & 0xC0) == 0x80) end--;  // keep `end` on a boundary
         int32_t id = -1;
         while (end > start) {
-            auto it = map.find(word.substr(start, end - start));
-            if (it != map.end()) {
-                id = it->second;
-                break;
-            }
+            id = map.find(word.substr(start, end - start));
+            if (id >= 0) break;
             do end--;
             while (end > start && (uint8_t(word[end]) & 0xC0) == 0x80);
         }
@@ -382,6 +492,11 @@ void BertTokenizer::normalize_and_split(std::string_view text, std::vector<int32
 // Added tokens are matched on the raw text, leftmost then longest (HF AddedVocabulary with aho-corasick
 // LeftmostLongest); the text between matches goes through normalization and WordPiece.
 void BertTokenizer::append_ids(std::string_view text, std::vector<int32_t>& out) const {
+    thread_local std::string lowered;
+    if (lowercase_input_) {  // sentence-transformers' do_lower_case: the text is lowercased before anything else
+        python_lower(text, lowered);
+        text = lowered;
+    }
     size_t pos = 0;
     while (pos < text.size()) {
         size_t mstart = text.size(), mlen = 0;
@@ -454,12 +569,7 @@ const std::string& BertTokenizer::token(int32_t id) const {
 }
 
 int32_t BertTokenizer::find(std::string_view token) const {
-    if (token.size() >= 2 && token[0] == '#' && token[1] == '#') {
-        auto it = tail_.find(token.substr(2));
-        if (it != tail_.end()) return it->second;
-    }
-    auto it = head_.find(token);
-    return it == head_.end() ? -1 : it->second;
+    return head_.find(token);
 }
 
 // ---- encoding: specials, truncation, padding -----------------------------------------------------------------
@@ -489,12 +599,17 @@ static void truncate_pair(std::vector<int32_t>& a, std::vector<int32_t>* b, int6
     if (lb > n2) b->resize(size_t(n2));
 }
 
-Encoding BertTokenizer::encode(std::string_view a, std::optional<std::string_view> b, int64_t max_len) const {
+Encoding BertTokenizer::encode_impl(std::string_view a, std::optional<std::string_view> b, int64_t max_len,
+                                    bool* truncated) const {
     if (max_len <= 0) max_len = opts_.max_len;
+    TG_CHECK(cls_id >= 0 && sep_id >= 0, "encode: the vocabulary has no [CLS] or [SEP]");
     std::vector<int32_t> ia = ids(a), ib;
     if (b) append_ids(*b, ib);
+    size_t before = ia.size() + ib.size();
     truncate_pair(ia, b ? &ib : nullptr, max_len);
+    if (truncated) *truncated = ia.size() + ib.size() < before;
     Encoding e;
+    e.ids.reserve(ia.size() + ib.size() + 3);
     e.ids.push_back(cls_id);
     e.ids.insert(e.ids.end(), ia.begin(), ia.end());
     e.ids.push_back(sep_id);
@@ -508,22 +623,38 @@ Encoding BertTokenizer::encode(std::string_view a, std::optional<std::string_vie
     return e;
 }
 
-static Batch pad_batch(std::vector<Encoding>& encs, std::vector<bool>& cut, int64_t max_len, bool pad_to_longest,
-                       int32_t pad_id) {
+Encoding BertTokenizer::encode(std::string_view a, std::optional<std::string_view> b, int64_t max_len) const {
+    return encode_impl(a, b, max_len, nullptr);
+}
+
+Batch BertTokenizer::encode_batch_impl(size_t n, const std::string* a, const std::string* b, int64_t max_len,
+                                       bool pad_to_longest) const {
+    if (max_len <= 0) max_len = opts_.max_len;
+    std::vector<Encoding> encs(n);
+    std::vector<char> cut(n, 0);
+    // Rows are independent and the tokenizer is read-only (scratch buffers are thread_local). Everything that can
+    // throw is checked here, before the parallel loop (an exception must not escape an OpenMP region).
+    TG_CHECK(cls_id >= 0 && sep_id >= 0, "encode: the vocabulary has no [CLS] or [SEP]");
+    TG_CHECK(max_len >= (b ? 3 : 2), "max_len ", max_len, " is too small for the special tokens");
+#pragma omp parallel for schedule(dynamic, 8) num_threads(num_threads()) if (n >= 64)
+    for (int64_t i = 0; i < int64_t(n); i++) {
+        bool t = false;
+        encs[size_t(i)] = encode_impl(a[i], b ? std::optional<std::string_view>(b[i]) : std::nullopt, max_len, &t);
+        cut[size_t(i)] = t;
+    }
     Batch bt;
-    bt.B = int64_t(encs.size());
+    bt.B = int64_t(n);
     int64_t T = 0;
     for (auto& e : encs) T = std::max(T, int64_t(e.ids.size()));
-    if (!pad_to_longest) T = max_len;
-    bt.T = T;
-    bt.ids.assign(size_t(bt.B * T), pad_id);
-    bt.type_ids.assign(size_t(bt.B * T), 0);
-    bt.mask.assign(size_t(bt.B * T), 0);
+    bt.T = pad_to_longest ? T : max_len;
+    bt.ids.assign(size_t(bt.B * bt.T), pad_id >= 0 ? pad_id : 0);
+    bt.type_ids.assign(size_t(bt.B * bt.T), 0);
+    bt.mask.assign(size_t(bt.B * bt.T), 0);
     for (int64_t i = 0; i < bt.B; i++) {
         const Encoding& e = encs[size_t(i)];
-        std::copy(e.ids.begin(), e.ids.end(), bt.ids.begin() + i * T);
-        std::copy(e.type_ids.begin(), e.type_ids.end(), bt.type_ids.begin() + i * T);
-        std::fill_n(bt.mask.begin() + i * T, e.ids.size(), 1);
+        std::copy(e.ids.begin(), e.ids.end(), bt.ids.begin() + i * bt.T);
+        std::copy(e.type_ids.begin(), e.type_ids.end(), bt.type_ids.begin() + i * bt.T);
+        std::fill_n(bt.mask.begin() + i * bt.T, e.ids.size(), 1);
         bt.lengths.push_back(int64_t(e.ids.size()));
         bt.truncated += cut[size_t(i)];
     }
@@ -531,50 +662,30 @@ static Batch pad_batch(std::vector<Encoding>& encs, std::vector<bool>& cut, int6
 }
 
 Batch BertTokenizer::encode_batch(const std::vector<std::string>& texts, int64_t max_len, bool pad_to_longest) const {
-    if (max_len <= 0) max_len = opts_.max_len;
-    std::vector<Encoding> encs(texts.size());
-    std::vector<bool> cut(texts.size());
-    for (size_t i = 0; i < texts.size(); i++) {
-        encs[i] = encode(texts[i], std::nullopt, max_len);
-        // truncation happened iff the untruncated pieces would not fit: recount cheaply only when full
-        cut[i] = int64_t(encs[i].ids.size()) == max_len && int64_t(ids(texts[i]).size()) > max_len - 2;
-    }
-    return pad_batch(encs, cut, max_len, pad_to_longest, pad_id);
+    return encode_batch_impl(texts.size(), texts.data(), nullptr, max_len, pad_to_longest);
 }
 
 Batch BertTokenizer::encode_pair_batch(const std::vector<std::string>& a, const std::vector<std::string>& b,
                                        int64_t max_len, bool pad_to_longest) const {
     TG_CHECK(a.size() == b.size(), "encode_pair_batch: ", a.size(), " first texts but ", b.size(), " second texts");
-    if (max_len <= 0) max_len = opts_.max_len;
-    std::vector<Encoding> encs(a.size());
-    std::vector<bool> cut(a.size());
-    for (size_t i = 0; i < a.size(); i++) {
-        encs[i] = encode(a[i], std::string_view(b[i]), max_len);
-        cut[i] = int64_t(encs[i].ids.size()) == max_len &&
-                 int64_t(ids(a[i]).size() + ids(b[i]).size()) > max_len - 3;
-    }
-    return pad_batch(encs, cut, max_len, pad_to_longest, pad_id);
+    return encode_batch_impl(a.size(), a.data(), b.data(), max_len, pad_to_longest);
 }
 
 // ---- construction ------------------------------------------------------------------------------------------
 void BertTokenizer::init(const TokenizerOptions& opts, const std::vector<std::string>& added) {
     opts_ = opts;
-    head_.clear();
-    tail_.clear();
-    head_.reserve(tokens_.size() * 2);
-    tail_.reserve(tokens_.size());
     max_piece_bytes_ = 0;
     // Later duplicates win, as when HF fills its vocab map line by line.
+    std::vector<std::pair<std::string_view, int32_t>> all, tails;
     for (size_t id = 0; id < tokens_.size(); id++) {
         std::string_view t = tokens_[id];
-        head_[t] = int32_t(id);
-        if (t.size() > 2 && t[0] == '#' && t[1] == '#') tail_[t.substr(2)] = int32_t(id);
+        all.emplace_back(t, int32_t(id));
+        if (t.size() > 2 && t[0] == '#' && t[1] == '#') tails.emplace_back(t.substr(2), int32_t(id));
         max_piece_bytes_ = std::max(max_piece_bytes_, t.size());
     }
-    auto need = [&](const char* name) {
-        auto it = head_.find(name);
-        return it == head_.end() ? -1 : it->second;
-    };
+    head_.build(all);
+    tail_.build(tails);
+    auto need = [&](const char* name) { return head_.find(name); };
     unk_id = need("[UNK]");
     cls_id = need("[CLS]");
     sep_id = need("[SEP]");
@@ -696,15 +807,14 @@ BertTokenizer BertTokenizer::from_model_dir(const std::string& dir) {
         t.tokens_ = read_vocab_txt(vt);
     }
     if (file_exists(tc)) {
-        // tokenizer_config.json: explicit keys override the normalizer (transformers passes them to the
-        // BertTokenizer constructor, which rebuilds the BertNormalizer from them).
+        // tokenizer_config.json: transformers builds BertTokenizer(**config), whose constructor replaces the
+        // tokenizer.json normalizer with one made from do_lower_case / strip_accents / tokenize_chinese_chars,
+        // taking BertTokenizer's defaults (True / None / True) for the keys the file lacks.
         json::Value c = json::parse(read_file(tc), tc);
-        if (const json::Value* v = c.find("do_lower_case"); v && v->is_bool()) opts.lowercase = v->b;
-        if (const json::Value* v = c.find("tokenize_chinese_chars"); v && v->is_bool()) opts.chinese_chars = v->b;
-        if (const json::Value* v = c.find("strip_accents")) {
-            if (v->is_bool()) opts.strip_accents = v->b;
-            else if (v->is_null()) opts.strip_accents.reset();
-        }
+        opts.lowercase = c.get_bool("do_lower_case", true);
+        opts.chinese_chars = c.get_bool("tokenize_chinese_chars", true);
+        opts.strip_accents.reset();
+        if (const json::Value* v = c.find("strip_accents"); v && v->is_bool()) opts.strip_accents = v->b;
         if (const json::Value* v = c.find("model_max_length"); v && v->is_number()) {
             // HF writes a huge sentinel (1e30) when the model has no limit: keep our default then.
             if (v->num > 0 && v->num < 1e9) opts.max_len = int64_t(v->num);
@@ -715,7 +825,7 @@ BertTokenizer BertTokenizer::from_model_dir(const std::string& dir) {
         json::Value s = json::parse(read_file(sb), sb);
         t.lowercase_input_ = s.get_bool("do_lower_case", false);
         if (const json::Value* v = s.find("max_seq_length"); v && v->is_number() && v->num > 0)
-            opts.max_len = std::min<int64_t>(opts.max_len, int64_t(v->num));
+            opts.max_len = int64_t(v->num);  // sentence-transformers truncates to this, whatever the tokenizer says
     }
     if (!have_added) added = default_specials(t.tokens_);
     t.init(opts, added);

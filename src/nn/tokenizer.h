@@ -36,7 +36,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace tg {
@@ -68,15 +67,36 @@ struct Batch {
     int64_t truncated = 0;          // how many rows lost tokens to truncation
 };
 
+// Flat open-addressing hash map from a byte string to a token id (linear probing, power-of-two capacity, load
+// <= 1/2). Keys live in the map's own arena, so copies are safe and lookups touch one 16-byte slot plus the key.
+class PieceMap {
+   public:
+    void build(const std::vector<std::pair<std::string_view, int32_t>>& entries);  // later duplicates win
+    int32_t find(std::string_view key) const;                                      // -1 when absent
+    size_t size() const { return count_; }
+
+   private:
+    struct Slot {
+        uint32_t check = 0;  // high bits of the hash (0 = empty slot; real values are forced nonzero)
+        uint32_t off = 0;    // key = arena_[off, off + len)
+        uint32_t len = 0;
+        int32_t id = -1;
+    };
+    std::vector<Slot> slots_;
+    std::string arena_;
+    size_t count_ = 0;
+};
+
 class BertTokenizer {
    public:
     // Read a vocab.txt (one token per line, id = line number).
     static BertTokenizer from_vocab(const std::string& vocab_path, const TokenizerOptions& opts = {});
     // Take the vocabulary and every option from a model directory, with HuggingFace's precedence:
-    // vocab.txt (or the WordPiece vocab inside tokenizer.json), the normalizer of tokenizer.json, overridden by
-    // explicit do_lower_case / strip_accents / tokenize_chinese_chars in tokenizer_config.json; model_max_length
-    // from tokenizer_config.json. sentence_bert_config.json "do_lower_case": true makes sentence-transformers
-    // lowercase the text before tokenizing (Python str.lower); that is reported by lowercase_input().
+    // vocab.txt (or the WordPiece vocab and added tokens of tokenizer.json), the normalizer of tokenizer.json unless
+    // tokenizer_config.json when present (transformers then rebuilds the normalizer from its do_lower_case /
+    // strip_accents / tokenize_chinese_chars, with BertTokenizer's defaults for missing keys); model_max_length
+    // from tokenizer_config.json. With a sentence_bert_config.json, its max_seq_length becomes max_len and its
+    // "do_lower_case": true lowercases every input first (Python str.lower, as sentence-transformers does).
     static BertTokenizer from_model_dir(const std::string& dir);
     // From an in-memory token list (id = index); used by tests.
     static BertTokenizer from_tokens(std::vector<std::string> tokens, const TokenizerOptions& opts = {});
@@ -94,7 +114,8 @@ class BertTokenizer {
 
     // [CLS] a [SEP] (b [SEP]), truncated longest_first to max_len (<= 0: options().max_len); no padding.
     Encoding encode(std::string_view a, std::optional<std::string_view> b = std::nullopt, int64_t max_len = 0) const;
-    // Each text encoded as a single sequence, padded to the longest row (pad_to_longest) or to max_len.
+    // Each text encoded as a single sequence, padded to the longest row (pad_to_longest) or to max_len. Rows are
+    // tokenized in parallel (tg::num_threads()) for large batches.
     Batch encode_batch(const std::vector<std::string>& texts, int64_t max_len = 0, bool pad_to_longest = true) const;
     // Pairs (a[i], b[i]).
     Batch encode_pair_batch(const std::vector<std::string>& a, const std::vector<std::string>& b, int64_t max_len = 0,
@@ -118,14 +139,18 @@ class BertTokenizer {
    private:
     BertTokenizer() = default;
     void init(const TokenizerOptions& opts, const std::vector<std::string>& added);
+    Encoding encode_impl(std::string_view a, std::optional<std::string_view> b, int64_t max_len,
+                         bool* truncated) const;
+    Batch encode_batch_impl(size_t n, const std::string* a, const std::string* b, int64_t max_len,
+                            bool pad_to_longest) const;
     void normalize_and_split(std::string_view text, std::vector<int32_t>& out) const;
     void wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out) const;
 
     TokenizerOptions opts_;
     bool lowercase_input_ = false;
     std::vector<std::string> tokens_;                      // id -> token
-    std::unordered_map<std::string_view, int32_t> head_;   // word-initial pieces ("abc"), views into tokens_
-    std::unordered_map<std::string_view, int32_t> tail_;   // continuation pieces, keyed WITHOUT the "##"
+    PieceMap head_;                                        // word-initial pieces ("abc") and every vocab entry
+    PieceMap tail_;                                        // continuation pieces, keyed WITHOUT the "##"
     std::vector<std::string> added_;                       // special tokens matched on raw text
     std::vector<int32_t> added_ids_;
     bool first_byte_[256] = {};                            // bytes that can start an added token

@@ -217,6 +217,71 @@ ENCODE = [
 ]
 
 
+# Tiny model directories (our own synthetic vocabulary) for from_model_dir() and `tokenize -m`: which file wins.
+TINY_VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<extra>"] + [chr(c) for c in range(97, 123)] +
+              ["##" + chr(c) for c in range(97, 123)] + [chr(c) for c in range(65, 91)] +
+              ["##" + chr(c) for c in range(65, 91)] +
+              ["hello", "world", "Hello", "World", "##ing", "cafe", "café", "é", "##é", "##\u0301", "\u0301",
+               "北", "京", "##京", ",", "!", ".", "σ", "ς", "##σ", "##ς", "Σ", "ο", "##ο", "δ", "##δ", "Ο", "Δ",
+               "##Ο", "##Δ", "##\u0307", "İ"])
+TINY_TEXTS = ["Hello World", "hello, world!", "café CAFÉ cafe\u0301", "北京 北京!", "ΟΔΟΣ οδοσ Σ", "İi [MASK] <extra>x",
+              "helloing worlding xyz"]
+TINY_MODELS = {
+    # tokenizer.json alone: its normalizer (no lowercase, keep accents) and its added tokens rule
+    "json_only": dict(json=dict(lowercase=False, strip_accents=False), config=None),
+    # tokenizer_config.json present: transformers' BertTokenizer rebuilds the normalizer from its keys, with
+    # BertTokenizer's defaults (do_lower_case=True, strip_accents=None) for keys it lacks
+    "json_config": dict(json=dict(lowercase=False, strip_accents=False),
+                        config={"tokenizer_class": "BertTokenizer", "model_max_length": 16}),
+    "vocab_config": dict(json=None, config={"tokenizer_class": "BertTokenizer", "do_lower_case": False,
+                                            "strip_accents": True, "model_max_length": 1000000000000000019884624838656}),
+    # sentence-transformers lowercases the text itself (Python str.lower, with the final-sigma rule)
+    "st_lower": dict(json=None, config={"tokenizer_class": "BertTokenizer", "do_lower_case": False},
+                     st={"do_lower_case": True, "max_seq_length": 12}),
+}
+
+
+def write_tiny_models(outdir):
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import AutoTokenizer
+    rows = []
+    for name, spec in TINY_MODELS.items():
+        d = os.path.join(outdir, "models", name)
+        os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            os.remove(os.path.join(d, f))
+        vocab = {t: i for i, t in enumerate(TINY_VOCAB)}
+        if spec["json"] is not None:
+            tk = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+            tk.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, **spec["json"])
+            tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+            tk.post_processor = processors.TemplateProcessing(
+                single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+            tk.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<extra>"])
+            tk.save(os.path.join(d, "tokenizer.json"))
+        else:
+            with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+                f.write("\n".join(TINY_VOCAB) + "\n")
+        if spec["config"] is not None:
+            with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+                json.dump(spec["config"], f, indent=1)
+        if spec.get("st"):
+            with open(os.path.join(d, "sentence_bert_config.json"), "w") as f:
+                json.dump(spec["st"], f, indent=1)
+        hf = AutoTokenizer.from_pretrained(d)
+        lower_input = spec.get("st", {}).get("do_lower_case", False)
+        max_len = hf.model_max_length if hf.model_max_length < 1e9 else 512
+        if spec.get("st"):  # sentence-transformers truncates to its own max_seq_length
+            max_len = spec["st"]["max_seq_length"]
+        for text in TINY_TEXTS:
+            t = text.lower() if lower_input else text  # what sentence_transformers.models.Transformer does
+            rows.append({"model_dir": "models/" + name, "text": text, "ids": hf(t, add_special_tokens=False)
+                         ["input_ids"], "max_len": max_len})
+    return rows
+
+
 def fnv1a64(data):
     h = 0xCBF29CE484222325
     for b in data:
@@ -340,6 +405,8 @@ def cmd_fixture(args):
     e = hf(batch, padding=True, truncation=True, max_length=512)
     lines.append(json.dumps({"config": "uncased", "batch": batch, "encode": e["input_ids"], "type_ids":
                              e["token_type_ids"], "mask": e["attention_mask"]}, ensure_ascii=False))
+    for row in write_tiny_models(outdir):
+        lines.append(json.dumps(row, ensure_ascii=False))
     n_real = 0
     for rel, idx, field, text in real_sentences(shared):
         lang = "zh" if "chinese" in rel else "en"

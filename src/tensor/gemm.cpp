@@ -26,7 +26,7 @@
 // (increasing, K blocks in order, identical kc), whatever the thread count or tile position, so
 // results are bit-identical for any number of threads. K is never split across threads.
 //
-// ISA dispatch: tg::cpu_isa() picks the AVX-512 (12x32), AVX2 (6x16) or portable scalar (4x16)
+// ISA dispatch: tg::cpu_isa() picks the AVX-512 (12x32), AVX2 (6x16) or portable scalar (4x8)
 // micro-kernel (and, for AVX-512, a transposing packer). bf16 uses vdpbf16ps on k pairs where the
 // CPU has avx512_bf16; otherwise the packs widen bf16 to f32 and the f32 micro-kernel runs.
 //
@@ -55,9 +55,10 @@ using namespace gemm_detail;
 namespace {
 
 // ---- scalar micro-kernel -------------------------------------------------------------------
-// The TG_ISA=scalar path: same blocking and packing, a 4x16 register tile written as plain loops
-// (the compiler turns the j loop into baseline SSE2 vectors). Same contract as the SIMD kernels.
-constexpr int SMR = 4, SNR = 16;
+// The TG_ISA=scalar path: same blocking and packing, a 4x8 register tile written as plain loops
+// (the compiler turns the j loop into baseline SSE2 vectors: 8 accumulator registers of 4 floats;
+// a 4x16 tile would need all 16 xmm registers and spilled, ~3x slower). Same contract as the SIMD kernels.
+constexpr int SMR = 4, SNR = 8;
 void ukr_f32_scalar(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
                     float beta) {
     float acc[SMR][SNR] = {};
@@ -70,7 +71,7 @@ void ukr_f32_scalar(int64_t kc, const float* Ap, const float* Bp, float* C, int6
             c = beta != 0.f ? beta * c + alpha * acc[r][j] : alpha * acc[r][j];
         }
 }
-Kernel<UkrF32> kernel_f32_scalar() { return {SMR, SNR, 256, 64, 256, ukr_f32_scalar}; }
+Kernel<UkrF32> kernel_f32_scalar() { return {SMR, SNR, 256, 96, 256, ukr_f32_scalar}; }
 
 // ---- aligned, grow-only scratch buffers ------------------------------------------------------
 // One per thread (thread_local), reused across calls so a GEMM does not pay for page faults on

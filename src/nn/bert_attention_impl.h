@@ -4,11 +4,11 @@
 // with TG_ATTN_TILES defined to the function that file exports (see bert_attention.h). As in
 // tensor/kernels_impl.h, only builtins and C APIs are used here (no std:: templates), so no inline function
 // compiled with AVX-512 flags can be picked by the linker for code that runs on an older CPU.
-// exp() comes from tg::vexp (tensor/kernels.h), itself dispatched per ISA.
+// exp() is inlined into the score loop (exp_nonpos below), so it vectorizes together with the max and the
+// sum of the online softmax instead of costing a separate pass over the tile.
 #include <cstdint>
 
 #include "nn/bert_attention.h"
-#include "tensor/kernels.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -18,98 +18,165 @@
 #endif
 
 namespace tg::detail {
+namespace {
+
+constexpr int64_t TQ = kAttnTile, TK = kAttnTile;
+constexpr int64_t R = 4;          // query rows processed together (register blocking)
+constexpr float kNegBig = -1e30f; // "minus infinity" that stays finite under subtraction
+
+// exp(x) for x <= 0 (softmax after subtracting the row max): the Cephes expf polynomial that
+// tensor/kernels_impl.h uses, written branch-free so `omp simd` loops vectorize it. x = n ln2 + r with
+// |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n assembled in the exponent bits. ~2 ulp; 0 below -87.
+inline float exp_nonpos(float x) {
+    const float xc = x < -87.0f ? -87.0f : x;
+    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln2)
+    float r = xc - n * 0.693359375f;                                          // ln2 in two parts
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const float scale = __builtin_bit_cast(float, (int32_t(n) + 127) << 23);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+// One task: queries q0 .. q0+nq-1 of one sequence and head, against all L keys of the sequence.
+// DT = head size when known at compile time (32, 64: loops fully unrolled, accumulators in registers),
+// 0 = use the run-time D.
+template <int64_t DT>
+void attention_task(float* __restrict out, const float* __restrict qkv, const AttnTask& tk, int64_t NH, int64_t Drt,
+                    float* __restrict scratch) {
+    const int64_t D = DT ? DT : Drt;
+    const int64_t C = NH * D, C3 = 3 * C;
+    const float scale = 1.0f / __builtin_sqrtf(float(D));
+    float* __restrict Kt = scratch;     // [D, TK]  key tile, transposed
+    float* __restrict S = Kt + D * TK;  // [TQ, TK] scores, then probabilities
+    float* __restrict O = S + TQ * TK;  // [TQ, D]  unnormalized output
+    float* __restrict m = O + TQ * D;   // [TQ]     running max
+    float* __restrict l = m + TQ;       // [TQ]     running sum of exp
+
+    const int64_t L = tk.seq_len, q0 = tk.q0;
+    const int64_t nq = L - q0 < TQ ? L - q0 : TQ;
+    const float* Q = qkv + (tk.seq_start + q0) * C3 + tk.head * D;  // row i at Q + i*C3
+    const float* K = qkv + tk.seq_start * C3 + C + tk.head * D;     // row j at K + j*C3
+    const float* V = K + C;
+
+    for (int64_t i = 0; i < nq; i++) {
+        m[i] = kNegBig;
+        l[i] = 0.0f;
+    }
+    for (int64_t x = 0; x < nq * D; x++) O[x] = 0.0f;
+
+    for (int64_t k0 = 0; k0 < L; k0 += TK) {
+        const int64_t nk = L - k0 < TK ? L - k0 : TK;
+        // Kt[d, j] = K[k0 + j, d]; columns past nk are zero (their scores are overwritten below)
+        for (int64_t j = 0; j < nk; j++)
+            for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = K[(k0 + j) * C3 + d];
+        for (int64_t j = nk; j < TK; j++)
+            for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = 0.0f;
+
+        // S[i, j] = scale * q_i · k_j, as a sum over d of outer products (R rows x 64 keys of accumulators):
+        //     for d: acc[r][:] += (scale q[i+r, d]) * Kt[d, :]
+        for (int64_t i = 0; i < nq; i += R) {
+            float acc[R][TK];
+            for (int64_t r = 0; r < R; r++)
+#pragma omp simd
+                for (int64_t j = 0; j < TK; j++) acc[r][j] = 0.0f;
+            const float* q[R];
+            for (int64_t r = 0; r < R; r++) q[r] = Q + (i + r < nq ? i + r : i) * C3;  // rows past nq: harmless dup
+            for (int64_t d = 0; d < D; d++) {
+                const float* kt = Kt + d * TK;
+                for (int64_t r = 0; r < R; r++) {
+                    const float qs = q[r][d] * scale;
+#pragma omp simd
+                    for (int64_t j = 0; j < TK; j++) acc[r][j] += qs * kt[j];
+                }
+            }
+            for (int64_t r = 0; r < R && i + r < nq; r++) {
+                // online softmax step: m_new = max(m, max_j s_j); p_j = e^{s_j - m_new};
+                // corr = e^{m - m_new}; l = l corr + sum_j p_j; O = O corr (+ P V below)
+                float* p = S + (i + r) * TK;
+                float mx = m[i + r];
+#pragma omp simd reduction(max : mx)
+                for (int64_t j = 0; j < TK; j++) mx = (j < nk && acc[r][j] > mx) ? acc[r][j] : mx;
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t j = 0; j < TK; j++) {
+                    const float e = j < nk ? exp_nonpos(acc[r][j] - mx) : 0.0f;  // keys past the end weigh 0
+                    p[j] = e;
+                    sum += e;
+                }
+                const float c = exp_nonpos(m[i + r] - mx);
+                m[i + r] = mx;
+                l[i + r] = l[i + r] * c + sum;
+                float* o = O + (i + r) * D;
+#pragma omp simd
+                for (int64_t d = 0; d < D; d++) o[d] *= c;
+            }
+        }
+
+        // O += P V   (R query rows share each loaded row of V)
+        for (int64_t i = 0; i < nq; i += R) {
+            const int64_t nr = nq - i < R ? nq - i : R;
+            if (DT && nr == R) {  // register-blocked: R x D accumulators
+                float acc[R][DT ? DT : 1];
+                for (int64_t r = 0; r < R; r++)
+#pragma omp simd
+                    for (int64_t d = 0; d < DT; d++) acc[r][d] = O[(i + r) * D + d];
+                for (int64_t j = 0; j < nk; j++) {
+                    const float* v = V + (k0 + j) * C3;
+                    for (int64_t r = 0; r < R; r++) {
+                        const float pj = S[(i + r) * TK + j];
+#pragma omp simd
+                        for (int64_t d = 0; d < DT; d++) acc[r][d] += pj * v[d];
+                    }
+                }
+                for (int64_t r = 0; r < R; r++)
+#pragma omp simd
+                    for (int64_t d = 0; d < DT; d++) O[(i + r) * D + d] = acc[r][d];
+            } else {
+                for (int64_t r = 0; r < nr; r++) {
+                    float* o = O + (i + r) * D;
+                    const float* p = S + (i + r) * TK;
+                    for (int64_t j = 0; j < nk; j++) {
+                        const float pj = p[j];
+                        const float* v = V + (k0 + j) * C3;
+#pragma omp simd
+                        for (int64_t d = 0; d < D; d++) o[d] += pj * v[d];
+                    }
+                }
+            }
+        }
+    }
+    // out = O / l   (l >= 1: the row max contributes e^0)
+    for (int64_t i = 0; i < nq; i++) {
+        const float inv = 1.0f / l[i];
+        float* dst = out + (tk.seq_start + q0 + i) * C + tk.head * D;
+#pragma omp simd
+        for (int64_t d = 0; d < D; d++) dst[d] = O[i * D + d] * inv;
+    }
+}
+
+}  // namespace
 
 void TG_ATTN_TILES(float* out, const float* qkv, const AttnTask* tasks, int64_t ntasks, int64_t NH, int64_t D,
                    float* scratch, int64_t scratch_per_thread) {
-    constexpr int64_t TQ = kAttnTile, TK = kAttnTile;
-    const int64_t C = NH * D, C3 = 3 * C;
-    const float scale = 1.0f / __builtin_sqrtf(float(D));
-    constexpr float kNegBig = -1e30f;  // "minus infinity" that stays finite under subtraction
-
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t task = 0; task < ntasks; task++) {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float* Kt = scratch + tid * scratch_per_thread;  // [D, TK]  key tile, transposed
-        float* S = Kt + D * TK;                           // [TQ, TK] scores, then probabilities
-        float* O = S + TQ * TK;                           // [TQ, D]  unnormalized output
-        float* m = O + TQ * D;                            // [TQ]     running max
-        float* l = m + TQ;                                // [TQ]     running sum of exp
-        float* corr = l + TQ;                             // [TQ]     e^{m_old - m_new}
-
-        const AttnTask& tk = tasks[task];
-        const int64_t L = tk.seq_len, q0 = tk.q0;
-        const int64_t nq = L - q0 < TQ ? L - q0 : TQ;
-        const float* Q = qkv + (tk.seq_start + q0) * C3 + tk.head * D;  // row i at Q + i*C3
-        const float* K = qkv + tk.seq_start * C3 + C + tk.head * D;     // row j at K + j*C3
-        const float* V = K + C;
-
-        for (int64_t i = 0; i < nq; i++) {
-            m[i] = kNegBig;
-            l[i] = 0.0f;
-        }
-        for (int64_t x = 0; x < nq * D; x++) O[x] = 0.0f;
-
-        for (int64_t k0 = 0; k0 < L; k0 += TK) {
-            const int64_t nk = L - k0 < TK ? L - k0 : TK;
-            // Kt[d, j] = K[k0 + j, d]; columns past nk are zero (their scores are overwritten below)
-            for (int64_t j = 0; j < nk; j++)
-                for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = K[(k0 + j) * C3 + d];
-            for (int64_t j = nk; j < TK; j++)
-                for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = 0.0f;
-
-            // S[i, j] = scale * q_i · k_j, as a sum of outer products so the inner loop runs over 64
-            // contiguous keys (vectorizes for any D)
-            for (int64_t i = 0; i < nq; i++) {
-                float* s = S + i * TK;
-#pragma omp simd
-                for (int64_t j = 0; j < TK; j++) s[j] = 0.0f;
-                for (int64_t d = 0; d < D; d++) {
-                    const float q = Q[i * C3 + d] * scale;
-                    const float* kt = Kt + d * TK;
-#pragma omp simd
-                    for (int64_t j = 0; j < TK; j++) s[j] += q * kt[j];
-                }
-                for (int64_t j = nk; j < TK; j++) s[j] = kNegBig;  // past the sequence end: weight e^-big = 0
-                // m_new = max(m, max_j s_j); s_j -= m_new; corr = m - m_new (exponentiated below)
-                float mx = m[i];
-                for (int64_t j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
-#pragma omp simd
-                for (int64_t j = 0; j < TK; j++) s[j] -= mx;
-                corr[i] = m[i] - mx;
-                m[i] = mx;
-            }
-            vexp(S, S, nq * TK);
-            vexp(corr, corr, nq);
-
-            // l = l * corr + sum_j p_j;  O = O * corr + sum_j p_j v_j
-            for (int64_t i = 0; i < nq; i++) {
-                const float* p = S + i * TK;
-                float* o = O + i * D;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t j = 0; j < TK; j++) sum += p[j];
-                l[i] = l[i] * corr[i] + sum;
-                const float c = corr[i];
-#pragma omp simd
-                for (int64_t d = 0; d < D; d++) o[d] *= c;
-                for (int64_t j = 0; j < nk; j++) {
-                    const float pj = p[j];
-                    const float* v = V + (k0 + j) * C3;
-#pragma omp simd
-                    for (int64_t d = 0; d < D; d++) o[d] += pj * v[d];
-                }
-            }
-        }
-        // out = O / l   (l >= 1: the row max contributes e^0)
-        for (int64_t i = 0; i < nq; i++) {
-            const float inv = 1.0f / l[i];
-            float* dst = out + (tk.seq_start + q0 + i) * C + tk.head * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; d++) dst[d] = O[i * D + d] * inv;
-        }
+        float* ws = scratch + tid * scratch_per_thread;
+        if (D == 32)
+            attention_task<32>(out, qkv, tasks[task], NH, D, ws);
+        else if (D == 64)
+            attention_task<64>(out, qkv, tasks[task], NH, D, ws);
+        else
+            attention_task<0>(out, qkv, tasks[task], NH, D, ws);
     }
 }
 

@@ -24,8 +24,9 @@ Everything `tastegraph finetune` must reproduce for the (b)-vs-(e) comparison is
              embedding; none on biases, LayerNorm parameters and s_t), one learning rate for all.
              Parameters that do not reach the loss (the pooler, unless --pool pooler) get no gradient and
              AdamW leaves them untouched (no decay either).
-  schedule   linear warm-up from 0 to --lr over --warmup steps (a value < 1 is a fraction of all steps,
-             rounded down), then linear decay to 0 at the last step (= transformers' linear schedule).
+  schedule   with N optimiser steps in all and W = --warmup steps (a value < 1 is a fraction of N, rounded
+             down), step k = 1..N uses lr·k/W for k ≤ W and lr·(N−k)/(N−W) after (the last step uses 0).
+             This is transformers' linear schedule shifted by one step (theirs starts at 0 instead).
   clipping   global L2 norm of all gradients clipped to --clip (0 = off), after backward, before the step.
   batches    length-bucketed and shuffled: every epoch, a permutation of the training rows (torch.Generator
              seeded with seed + epoch) is cut into chunks of --batch × 50 rows, each chunk sorted by token
@@ -34,7 +35,7 @@ Everything `tastegraph finetune` must reproduce for the (b)-vs-(e) comparison is
   dropout    the model's own hidden/attention dropout while training (--no-dropout turns it off).
   eval       after every epoch on valid and test: accuracy and macro-F1 per task (macro-F1 = mean of the
              per-class F1 over the classes present in the truth or the predictions, as scikit-learn does),
-             plus ROC AUC for the binary sentiment head. The best epoch is the one with the highest mean
+             plus ROC AUC for the sentiment head (null if the split has one label only). The best epoch is the one with the highest mean
              valid macro-F1 over the tasks; report.json holds that epoch's test (and valid) metrics.
 
 Outputs in -o DIR: metrics.jsonl (one line per epoch), report.json (keys like "category.accuracy",
@@ -189,6 +190,13 @@ class MultiTask(torch.nn.Module):
         return total, parts
 
 
+def set_train_mode(model, frozen_encoder):
+    """Dropout on while training; a frozen encoder only provides features, so it runs in eval mode."""
+    model.train()
+    if frozen_encoder:
+        model.encoder.eval()
+
+
 def param_groups(model, wd):
     """Weight decay on weight matrices and embeddings only (ndim ≥ 2)."""
     decay, no_decay = [], []
@@ -223,11 +231,11 @@ def macro_f1(y, p, k):
 
 
 def roc_auc(y, score):
-    """Mann–Whitney U with average ranks for ties."""
+    """Mann–Whitney U with average ranks for ties; None (JSON null) when one class is absent."""
     y = np.asarray(y)
     pos, neg = int(np.sum(y == 1)), int(np.sum(y == 0))
     if pos == 0 or neg == 0:
-        return float("nan")
+        return None
     order = np.argsort(score, kind="mergesort")
     s = np.asarray(score)[order]
     ranks = np.empty(len(s))
@@ -338,7 +346,8 @@ def main():
         for p in model.encoder.parameters():
             p.requires_grad_(False)
     pad_id = tok.pad_token_id
-    config = {k: v for k, v in vars(args).items()}
+    config = {k: (os.path.relpath(v, ROOT) if k in ("model", "csv", "split_dir") and os.path.isabs(v) else v)
+              for k, v in vars(args).items()}
     config.update(pool=pool, tasks=tasks, loss_weights=weights, categories=cats,
                   torch=torch.__version__, threads=torch.get_num_threads())
 
@@ -358,9 +367,7 @@ def main():
     opt = torch.optim.AdamW(param_groups(model, args.wd), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(warmup, total))
     labels_all = {t: torch.tensor(data["train"][t]) for t in tasks}
-    model.train()
-    if args.freeze_encoder:
-        model.encoder.eval()       # frozen encoder: no dropout either, it only provides features
+    set_train_mode(model, args.freeze_encoder)
     metrics_path = os.path.join(args.out, "metrics.jsonl")
     open(metrics_path, "w").close()
     history, step = [], 0
@@ -392,9 +399,10 @@ def main():
         for s in ("valid", "test"):
             for k, v in evaluate(model, ids[s], data[s], n_classes, args.eval_batch, pad_id).items():
                 rec[f"{s}.{k}"] = v
+        set_train_mode(model, args.freeze_encoder)   # evaluate() left everything in train mode
         history.append(rec)
         with open(metrics_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+            f.write(json.dumps(rec, allow_nan=False) + "\n")
         print(json.dumps(rec), file=sys.stderr, flush=True)
 
     def score(r):
@@ -413,7 +421,7 @@ def main():
     report["config"] = config
     tmp = os.path.join(args.out, "report.json.tmp")
     with open(tmp, "w") as f:
-        json.dump(report, f, ensure_ascii=False, indent=1)
+        json.dump(report, f, ensure_ascii=False, indent=1, allow_nan=False)
     os.replace(tmp, os.path.join(args.out, "report.json"))
     print(json.dumps({k: v for k, v in report.items() if k != "config"}, ensure_ascii=False))
 

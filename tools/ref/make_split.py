@@ -27,8 +27,11 @@ Rules, in order:
     it holds round(0.1 × rows in stratum) rows, then valid the same, then train the rest.
  The generator is written out here (not Python's `random`) so the split does not depend on a library version.
 
-Outputs (tests/fixtures/shopping_split/): train.idx, valid.idx, test.idx, excluded.idx — one index per line,
-ascending — and split.json with the seed, the source file's sha256 and the counts per split and stratum.
+Outputs (tests/fixtures/shopping_split/): train.idx, valid.idx, test.idx — one index per line, in a fixed
+shuffled order (sorted, then Fisher–Yates with a second SplitMix64 stream seeded with seed ^ 0x5EED0F0E), so
+the first N lines are a random sample of the split: `--limit N` means "the first N rows" everywhere —
+excluded.idx (ascending), and split.json with the seed, the source file's sha256 and the counts per split
+and stratum. --materialize writes the CSV rows in the same order as the .idx files.
 """
 import argparse
 import collections
@@ -118,8 +121,12 @@ def make_split(rows, seed=SEED):
         for s in SPLITS:
             out[s].extend(got[s])
         per_stratum[f"{key[0]}/{key[1]}"] = {s: len(got[s]) for s in SPLITS}
+    # File order: each split's rows in a fixed random order (a second stream from the same seed), so that
+    # the first N lines are a random sample of the split — what `--limit N` ("the first N rows") takes.
+    order_rng = SplitMix64(seed ^ 0x5EED0F0E)
     for s in SPLITS:
         out[s].sort()
+        shuffle(out[s], order_rng)
     dup_groups = [u for u in units_by_text.values() if len(u) > 1]
     stats = {
         "rows": len(rows),

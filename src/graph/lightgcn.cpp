@@ -197,7 +197,7 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
 
 std::vector<float> LightGcn::final_embeddings() const {
     const int64_t N = U + I, D = cfg.dim;
-    std::vector<float> F(size_t(N * D)), work(size_t(2 * N * D));
+    std::vector<float> F(static_cast<size_t>(N * D)), work(static_cast<size_t>(2 * N * D));
     lightgcn_propagate(Ahat, E0.data(), D, cfg.layers, F.data(), work.data());
     return F;
 }

@@ -57,7 +57,7 @@ void accumulate_user(const int32_t* ranked, int64_t n_ranked, const std::vector<
     if (test.empty()) return;
     const int kmax = *std::max_element(ks.begin(), ks.end());
     // r[j] = 1 if the j-th ranked item is a test item (test is sorted -> binary search).
-    std::vector<char> r(size_t(kmax), 0);
+    std::vector<char> r(static_cast<size_t>(kmax), 0);
     for (int64_t j = 0; j < std::min<int64_t>(n_ranked, kmax); j++)
         r[size_t(j)] = std::binary_search(test.begin(), test.end(), ranked[j]);
     for (size_t q = 0; q < ks.size(); q++) {
@@ -147,10 +147,10 @@ Metrics evaluate_embeddings(const float* U, const float* V, int64_t n_users, int
     const int64_t n_eval = int64_t(users.size());
 
     const int64_t B = 256;  // users per block: scores [B, I] floats (40 MB for 40k items)
-    std::vector<float> Ub(size_t(B * D)), S(size_t(B * n_items));
-    std::vector<int32_t> top(size_t(B * kmax));
+    std::vector<float> Ub(static_cast<size_t>(B * D)), S(static_cast<size_t>(B * n_items));
+    std::vector<int32_t> top(static_cast<size_t>(B * kmax));
     // Per-user metric rows, summed in user order at the end (deterministic for any thread count).
-    std::vector<double> per_user(size_t(n_eval) * 4 * nk, 0.0);
+    std::vector<double> per_user(static_cast<size_t>(n_eval) * 4 * nk, 0.0);
     for (int64_t b0 = 0; b0 < n_eval; b0 += B) {
         const int64_t nb = std::min(B, n_eval - b0);
         for (int64_t j = 0; j < nb; j++)

@@ -449,7 +449,7 @@ Csr bipartite_norm_adj(const Csr& R) {
     check_csr(R, "bipartite_norm_adj");
     const int64_t U = R.rows, I = R.cols, N = U + I;
     CsrT RT = transpose_csr(R);
-    std::vector<double> dinv(size_t(N), 0.0);  // D^-1/2, 0 for isolated nodes
+    std::vector<double> dinv(static_cast<size_t>(N), 0.0);  // D^-1/2, 0 for isolated nodes
     for (int64_t u = 0; u < U; u++) {
         const int64_t deg = R.row_end(u) - R.row_begin(u);
         if (deg) dinv[size_t(u)] = 1.0 / std::sqrt(double(deg));

@@ -395,7 +395,7 @@ def main():
         rec = {"epoch": epoch, "step": step, "train_loss": loss_sum / max(1, seen),
                "train_samples_per_s": seen / train_time, "train_seconds": train_time}
         if args.balance == "uncertainty":
-            rec["s"] = {t: float(model.s[t]) for t in tasks}
+            rec["s"] = {t: model.s[t].item() for t in tasks}
         for s in ("valid", "test"):
             for k, v in evaluate(model, ids[s], data[s], n_classes, args.eval_batch, pad_id).items():
                 rec[f"{s}.{k}"] = v
@@ -455,7 +455,7 @@ def dump_step(args, model, ids_list, data, tasks, pad_id, config):
     loss, parts = model.loss(logits, labels)
     loss.backward()
     lr1 = args.lr   # the step uses --lr as it is (no warm-up/decay factor)
-    unused = [n for n, p in named if p.grad is None]   # e.g. the pooler unless --pool pooler
+    unused = [fixture_name(n) for n, p in named if p.grad is None]   # e.g. the pooler unless --pool pooler
     gnorm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for _, p in named if p.grad is not None)))
     for n, p in named:
         g = p.grad if p.grad is not None else torch.zeros_like(p)
@@ -475,7 +475,7 @@ def dump_step(args, model, ids_list, data, tasks, pad_id, config):
                 note="grads are before clipping (zero for unused parameters, which AdamW leaves untouched); "
                      "after.* is after clipping + one AdamW step")
     save_file(out, args.dump_step, metadata={"config": json.dumps(meta, ensure_ascii=False, default=str)})
-    print(f"finetune_reference: wrote {args.dump_step}: loss {float(loss):.6f}, {len(named)} parameters, "
+    print(f"finetune_reference: wrote {args.dump_step}: loss {loss.item():.6f}, {len(named)} parameters, "
           f"grad norm {gnorm:.4g}, lr {lr1:g}, batch {ids.shape[0]}x{ids.shape[1]}")
 
 

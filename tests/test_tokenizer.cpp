@@ -160,7 +160,9 @@ std::string show(const BertTokenizer& tok, const std::vector<int32_t>& ids, size
     for (size_t i = from; i < std::min(to, ids.size()); i++) {
         int32_t id = ids[i];
         s += (id >= 0 && id < tok.vocab_size()) ? tok.token(id) : std::string("<bad id>");
-        s += "(" + std::to_string(id) + ") ";
+        s += '(';
+        s += std::to_string(id);
+        s += ") ";
     }
     return s;
 }
@@ -447,7 +449,10 @@ TEST_CASE("tokenizer: tastegraph tokenize command line") {
             tg::json::write_string(in, texts[i]);
             in += "\n";
             expect += "[101";
-            for (int32_t id : want_uncased[i]) expect += "," + std::to_string(id);
+            for (int32_t id : want_uncased[i]) {
+                expect += ',';
+                expect += std::to_string(id);
+            }
             expect += ",102]\n";
         }
         int rc = 0;
@@ -470,13 +475,18 @@ TEST_CASE("tokenizer: tastegraph tokenize command line") {
         CHECK(out == expect);
     }
     SUBCASE("-m MODEL_DIR takes the options from the model's files") {
-        for (auto& [dir, cases] : dirs) {
+        for (auto& entry : dirs) {
+            const std::string dir = entry.first;
+            const auto& cases = entry.second;
             std::string in, expect;
             for (auto& [text, ids] : cases) {
                 tg::json::write_string(in, text);
                 in += "\n";
                 std::string row = "[";
-                for (size_t k = 0; k < ids.size(); k++) row += (k ? "," : "") + std::to_string(ids[k]);
+                for (size_t k = 0; k < ids.size(); k++) {
+                    if (k) row += ',';
+                    row += std::to_string(ids[k]);
+                }
                 expect += row + "]\n";
             }
             int rc = 0;

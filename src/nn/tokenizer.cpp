@@ -636,7 +636,9 @@ Batch BertTokenizer::encode_batch_impl(size_t n, const std::string* a, const std
     // throw is checked here, before the parallel loop (an exception must not escape an OpenMP region).
     TG_CHECK(cls_id >= 0 && sep_id >= 0, "encode: the vocabulary has no [CLS] or [SEP]");
     TG_CHECK(max_len >= (b ? 3 : 2), "max_len ", max_len, " is too small for the special tokens");
+#if defined(_OPENMP)
 #pragma omp parallel for schedule(dynamic, 8) num_threads(num_threads()) if (n >= 64)
+#endif
     for (int64_t i = 0; i < int64_t(n); i++) {
         bool t = false;
         encs[size_t(i)] = encode_impl(a[i], b ? std::optional<std::string_view>(b[i]) : std::nullopt, max_len, &t);

@@ -1,0 +1,244 @@
+// trainer.cpp — epoch loop, evaluation, logging and checkpoints for the recommenders (see trainer.h).
+#include "graph/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "graph/model_io.h"
+#include "graph/popularity.h"
+#include "graph/svd.h"
+#include "tensor/common.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
+#include "tensor/report.h"
+
+namespace tg::graph {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string fmt(const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+}
+
+// Metrics JSON without the closing brace, to splice into a larger object.
+std::string metrics_fields(const Metrics& m) {
+    std::string j = m.to_json();
+    return j.substr(1, j.size() - 2);
+}
+
+RecModel base_model(const Dataset& ds, const std::string& kind) {
+    RecModel m;
+    m.kind = kind;
+    m.n_users = ds.n_users;
+    m.n_items = ds.n_items;
+    m.train = ds.train;
+    m.train.values.clear();
+    m.users = ds.users;
+    m.items = ds.items;
+    return m;
+}
+
+// Redraw the curves from the whole metrics log (so a resumed run's picture covers every sitting).
+void draw_curves(const std::string& log_path, const std::string& curve_path, const std::string& loss_path,
+                 const std::string& title) {
+    CurveSeries loss{"train loss", {}, {}}, rec{"Recall@20", {}, {}}, ndcg{"NDCG@20", {}, {}};
+    for (const auto& line : MetricsLog::read_lines(log_path)) {
+        auto v = json::parse(line, log_path);
+        const double ep = v.get_number("epoch", NAN);
+        if (const auto* l = v.find("loss")) loss.x.push_back(ep), loss.y.push_back(l->as_number());
+        if (const auto* r = v.find("recall@20")) rec.x.push_back(ep), rec.y.push_back(r->as_number());
+        if (const auto* n = v.find("ndcg@20")) ndcg.x.push_back(ep), ndcg.y.push_back(n->as_number());
+    }
+    write_curve_svg(curve_path, title + ": test metrics", "epoch", "metric", {rec, ndcg});
+    write_curve_svg(loss_path, title + ": training loss", "epoch", "BPR + L2 loss", {loss});
+}
+
+std::string lightgcn_config_json(const LightGcn& m, double train_seconds, const Metrics* last) {
+    const auto& c = m.cfg;
+    std::string j = "{\"dim\":" + std::to_string(c.dim) + ",\"layers\":" + std::to_string(c.layers) +
+                    ",\"lr\":" + fmt("%.9g", c.lr) + ",\"reg\":" + fmt("%.9g", c.reg) +
+                    ",\"batch\":" + std::to_string(c.batch) + ",\"seed\":" + std::to_string(c.seed) +
+                    ",\"init_std\":" + fmt("%.9g", c.init_std) + ",\"epoch\":" + std::to_string(m.epoch) +
+                    ",\"adam_t\":" + std::to_string(m.adam.t) + ",\"train_seconds\":" + fmt("%.3f", train_seconds);
+    if (last && last->n_users > 0) j += ",\"metrics\":" + last->to_json();
+    return j + "}";
+}
+
+void save_lightgcn(const Dataset& ds, const LightGcn& m, const std::string& path, double train_seconds,
+                   const Metrics* last) {
+    RecModel r = base_model(ds, "lightgcn");
+    r.dim = m.cfg.dim;
+    auto F = m.final_embeddings();
+    const size_t split = size_t(m.U) * size_t(m.cfg.dim);
+    r.user_emb.assign(F.begin(), F.begin() + int64_t(split));
+    r.item_emb.assign(F.begin() + int64_t(split), F.end());
+    r.state["ego"] = m.E0;
+    r.state["adam_m"] = m.adam.m;
+    r.state["adam_v"] = m.adam.v;
+    r.config_json = lightgcn_config_json(m, train_seconds, last);
+    save_model(path, r);
+}
+
+Metrics eval_lightgcn(const Dataset& ds, const LightGcn& m) {
+    auto F = m.final_embeddings();
+    const int64_t D = m.cfg.dim;
+    return evaluate_embeddings(F.data(), F.data() + m.U * D, m.U, m.I, D, ds.train, ds.test);
+}
+
+Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
+    const std::string log_path = opt.metrics_path.empty() ? opt.out + ".metrics.jsonl" : opt.metrics_path;
+    const std::string curve_path = opt.curve_path.empty() ? opt.out + ".curve.svg" : opt.curve_path;
+    const std::string loss_path = curve_path.size() > 10 && curve_path.substr(curve_path.size() - 10) == ".curve.svg"
+                                      ? curve_path.substr(0, curve_path.size() - 10) + ".loss.svg"
+                                      : curve_path + ".loss.svg";
+    const bool has_test = ds.n_test() > 0;
+    LightGcn m;
+    double train_seconds = 0;
+    if (opt.resume && file_exists(opt.out)) {
+        RecModel r = load_model(opt.out);
+        TG_CHECK(r.kind == "lightgcn", opt.out, ": cannot resume a '", r.kind, "' model as lightgcn");
+        TG_CHECK(r.n_users == ds.n_users && r.n_items == ds.n_items && r.train.nnz() == ds.train.nnz(), opt.out,
+                 ": checkpoint was trained on ", r.n_users, " users x ", r.n_items, " items (", r.train.nnz(),
+                 " interactions), not on this data set (", ds.n_users, " x ", ds.n_items, ", ", ds.train.nnz(), ")");
+        auto c = json::parse(r.config_json, opt.out + " config");
+        LightGcnConfig cfg;
+        cfg.dim = int(c.get_int("dim", 64));
+        cfg.layers = int(c.get_int("layers", 3));
+        cfg.lr = float(c.get_number("lr", 1e-3));
+        cfg.reg = float(c.get_number("reg", 1e-4));
+        cfg.batch = c.get_int("batch", 2048);
+        cfg.seed = uint64_t(c.get_int("seed", 2020));
+        cfg.init_std = float(c.get_number("init_std", 0.1));
+        m.cfg = cfg;
+        m.build_graph(ds.train);
+        const size_t ND = size_t(m.U + m.I) * size_t(cfg.dim);
+        for (const char* s : {"ego", "adam_m", "adam_v"})
+            TG_CHECK(r.state.count(s) && r.state[s].size() == ND, opt.out, ": checkpoint lacks state '", s,
+                     "' of ", ND, " floats (was it saved by `train`?)");
+        m.E0 = r.state["ego"];
+        m.adam.lr = cfg.lr;
+        m.adam.m = r.state["adam_m"];
+        m.adam.v = r.state["adam_v"];
+        m.adam.t = c.get_int("adam_t", 0);
+        m.epoch = c.get_int("epoch", 0);
+        train_seconds = c.get_number("train_seconds", 0);
+        std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint)\n", opt.out.c_str(),
+                     (long long)m.epoch);
+    } else {
+        m.init(ds.train, opt.cfg);
+    }
+    MetricsLog log(log_path, !opt.resume);
+    Metrics last;
+    const auto wall0 = Clock::now();
+    const int64_t nb = m.batches_per_epoch();
+    if (!opt.quiet)
+        std::printf("lightgcn: %lld users, %lld items, %lld interactions; dim %d, %d layers, batch %lld (%lld "
+                    "batches/epoch), lr %g, reg %g\n",
+                    (long long)m.U, (long long)m.I, (long long)m.R.nnz(), m.cfg.dim, m.cfg.layers,
+                    (long long)m.cfg.batch, (long long)nb, m.cfg.lr, m.cfg.reg);
+    while (m.epoch < opt.epochs) {
+        const auto t0 = Clock::now();
+        ProgressBar bar(str("epoch ", m.epoch + 1, "/", opt.epochs), nb);
+        double loss = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            loss += m.train_batch(b);
+            bar.update(b + 1, fmt("loss %.4f", loss / double(b + 1)));
+        }
+        bar.clear();
+        m.epoch++;
+        const double ep_s = since(t0);
+        train_seconds += ep_s;
+        std::string line = "{\"epoch\":" + std::to_string(m.epoch) + ",\"loss\":" + fmt("%.6f", loss / double(nb)) +
+                           ",\"epoch_seconds\":" + fmt("%.3f", ep_s) + ",\"train_seconds\":" + fmt("%.3f", train_seconds);
+        const bool out_of_time = opt.max_minutes > 0 && since(wall0) > opt.max_minutes * 60;
+        const bool final_epoch = m.epoch >= opt.epochs || out_of_time;
+        const bool eval_now = has_test && ((opt.eval_every > 0 && m.epoch % opt.eval_every == 0) || final_epoch);
+        if (eval_now) {
+            last = eval_lightgcn(ds, m);
+            line += "," + metrics_fields(last);
+        }
+        log.write(line + "}");
+        if (!opt.quiet) {
+            std::printf("epoch %lld  loss %.4f  %.1fs", (long long)m.epoch, loss / double(nb), ep_s);
+            if (eval_now) std::printf("  recall@20 %.4f  ndcg@20 %.4f  (eval %.1fs)", last.get("recall", 20),
+                                      last.get("ndcg", 20), last.seconds);
+            std::printf("\n");
+            std::fflush(stdout);
+        }
+        if (final_epoch || (opt.save_every > 0 && m.epoch % opt.save_every == 0)) {
+            save_lightgcn(ds, m, opt.out, train_seconds, eval_now ? &last : nullptr);
+            draw_curves(log_path, curve_path, loss_path, "LightGCN");
+        }
+        if (out_of_time) {
+            std::fprintf(stderr, "stopping after %.1f minutes (--max-minutes); continue with --resume\n",
+                         since(wall0) / 60);
+            break;
+        }
+    }
+    if (last.n_users == 0 && has_test) last = eval_lightgcn(ds, m);
+    return last;
+}
+
+Metrics train_closed_form(const Dataset& ds, const TrainOptions& opt) {
+    RecModel r = base_model(ds, opt.model);
+    const auto t0 = Clock::now();
+    std::string cfg;
+    if (opt.model == "svd") {
+        const int64_t k = opt.cfg.dim;
+        std::vector<double> sig;
+        puresvd_factors(ds.train, k, opt.svd_oversample, opt.svd_power_iters, opt.cfg.seed, r.user_emb, r.item_emb,
+                        &sig);
+        r.dim = k;
+        cfg = "{\"rank\":" + std::to_string(k) + ",\"oversample\":" + std::to_string(opt.svd_oversample) +
+              ",\"power_iters\":" + std::to_string(opt.svd_power_iters) + ",\"seed\":" + std::to_string(opt.cfg.seed) +
+              ",\"sigma_1\":" + fmt("%.6f", sig.front()) + ",\"sigma_k\":" + fmt("%.6f", sig.back());
+    } else {
+        popularity_factors(ds.train, r.user_emb, r.item_emb);
+        r.dim = 1;
+        cfg = "{";
+    }
+    const double fit_s = since(t0);
+    if (cfg.size() > 1) cfg += ",";
+    cfg += "\"train_seconds\":" + fmt("%.3f", fit_s);
+    Metrics last;
+    if (ds.n_test() > 0) {
+        last = evaluate_embeddings(r.user_emb.data(), r.item_emb.data(), r.n_users, r.n_items, r.dim, ds.train, ds.test);
+        cfg += ",\"metrics\":" + last.to_json();
+    }
+    r.config_json = cfg + "}";
+    save_model(opt.out, r);
+    const std::string log_path = opt.metrics_path.empty() ? opt.out + ".metrics.jsonl" : opt.metrics_path;
+    MetricsLog log(log_path, true);
+    log.write("{\"epoch\":1,\"train_seconds\":" + fmt("%.3f", fit_s) +
+              (last.n_users > 0 ? "," + metrics_fields(last) : std::string()) + "}");
+    if (!opt.quiet) std::printf("%s: fitted in %.2fs\n", opt.model.c_str(), fit_s);
+    return last;
+}
+
+}  // namespace
+
+Metrics train_model(const Dataset& ds, const TrainOptions& opt) {
+    TG_CHECK(!opt.out.empty(), "train: an output model file is required (-o FILE)");
+    TG_CHECK(ds.train.nnz() > 0, "train: ", ds.source, " has no training interactions");
+    if (opt.model == "lightgcn") return train_lightgcn(ds, opt);
+    if (opt.model == "svd" || opt.model == "pop") return train_closed_form(ds, opt);
+    if (opt.model == "gcn" || opt.model == "gat")
+        TG_FAIL("train: model '", opt.model, "' is not implemented yet (available: lightgcn, svd, pop)");
+    TG_FAIL("train: unknown model '", opt.model, "' (expected lightgcn, gcn, gat, svd or pop)");
+}
+
+Metrics evaluate_model_file(const std::string& model_path, const std::vector<std::vector<int32_t>>& test,
+                            const std::vector<int>& ks) {
+    RecModel m = load_model(model_path);
+    TG_CHECK(int64_t(test.size()) <= m.n_users, "eval: the test split has ", test.size(),
+             " users but the model knows ", m.n_users, " (", model_path, ")");
+    return evaluate_embeddings(m.user_emb.data(), m.item_emb.data(), m.n_users, m.n_items, m.dim, m.train, test, ks);
+}
+
+}  // namespace tg::graph

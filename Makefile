@@ -4,6 +4,7 @@
 #   make asan       build with ASan+UBSan into build-asan/ and run the suite
 #   make bench      GEMM benchmark vs OpenBLAS (see tools/bench)
 #   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights)
+#   make bench-graph LightGCN epoch / eval / PureSVD on Gowalla vs PyTorch and scipy
 #   make demo       the main job (see README)
 #   make weights    fetch real BERT weights into weights/
 #   make fuzz       libFuzzer targets for the file-format readers (not part of CI; see below)
@@ -11,7 +12,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build test asan bench demo weights bench-bert clean
+.PHONY: all build test asan bench demo weights bench-bert bench-graph clean
 
 all: build
 
@@ -36,6 +37,10 @@ weights:
 # BERT encoder benchmark: ours vs ONNX Runtime vs PyTorch, 2 threads each (needs `make weights`).
 bench-bert: build
 	python3 tools/bench/bench_bert.py --build $(BUILD)
+
+# Graph learning benchmark: our LightGCN epoch, eval and PureSVD vs PyTorch / scipy (needs ../shared/data).
+bench-graph: build
+	./$(BUILD)/bench_graph
 
 # Fuzzing (tools/fuzz): builds fuzz_safetensors, fuzz_json and fuzz_csv with clang++ and
 # -fsanitize=fuzzer,address,undefined into $(FUZZ_BUILD)/ and runs each for FUZZ_SECONDS (one core each,

@@ -19,6 +19,7 @@
 #include "graph/lightgcn.h"
 #include "graph/metrics.h"
 #include "graph/svd.h"
+#include "tensor/common.h"
 #include "tensor/json.h"
 #include "tensor/parallel.h"
 

@@ -186,19 +186,16 @@ struct Config {
     std::unique_ptr<BertTokenizer> tok;
 };
 
-}  // namespace
-
-TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real sentences") {
-    const std::string shared = tg::test::shared_dir();
-    const auto lines = split_lines(tg::read_file(tg::test::fixture("tokenizer/cases.jsonl")));
-    REQUIRE(lines.size() > 100);
-    tg::json::Value header = tg::json::parse(lines[0], "cases.jsonl line 1");
+// The option combinations of cases.jsonl's first line, each with its vocab from ../shared; empty (after a
+// message) when the vocab files are absent.
+std::map<std::string, Config> load_configs(const std::string& header_line, const std::string& shared) {
+    tg::json::Value header = tg::json::parse(header_line, "cases.jsonl line 1");
     std::map<std::string, Config> configs;
     for (auto& [name, c] : header.find("configs")->obj) {
         const std::string vocab = shared + "/" + c.get_string("vocab", "");
         if (!tg::file_exists(vocab)) {
             MESSAGE("skipping: ", vocab, " not found (set TG_SHARED_DIR)");
-            return;
+            return {};
         }
         TokenizerOptions o;
         o.lowercase = c.find("lowercase")->as_bool();
@@ -206,6 +203,17 @@ TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real s
         o.chinese_chars = c.find("chinese_chars")->as_bool();
         configs[name] = {name, std::make_unique<BertTokenizer>(BertTokenizer::from_vocab(vocab, o))};
     }
+    return configs;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real sentences") {
+    const std::string shared = tg::test::shared_dir();
+    const auto lines = split_lines(tg::read_file(tg::test::fixture("tokenizer/cases.jsonl")));
+    REQUIRE(lines.size() > 100);
+    std::map<std::string, Config> configs = load_configs(lines[0], shared);
+    if (configs.empty()) return;
     SharedText texts(shared);
     std::map<std::string, int64_t> agree, total;
     int64_t hard = 0, real = 0, encodes = 0, model_dirs = 0;
@@ -286,6 +294,44 @@ TEST_CASE("tokenizer: agrees with HuggingFace on hard cases, encode() and real s
     CHECK(hard >= 80);
     CHECK(real >= 2000);
     CHECK(model_dirs >= 28);
+}
+
+TEST_CASE("tokenizer: token offsets agree with HuggingFace's offset_mapping (as byte ranges)") {
+    const std::string shared = tg::test::shared_dir();
+    const auto header = split_lines(tg::read_file(tg::test::fixture("tokenizer/cases.jsonl")))[0];
+    std::map<std::string, Config> configs = load_configs(header, shared);
+    if (configs.empty()) return;
+    SharedText texts(shared);
+    int64_t checked = 0, bad = 0;
+    for (const std::string& line : split_lines(tg::read_file(tg::test::fixture("tokenizer/offsets.jsonl")))) {
+        tg::json::Value c = tg::json::parse(line, "offsets.jsonl");
+        std::string text = c.find("text") ? c.find("text")->s
+                                          : texts.get(c.get_string("src", ""), c.get_int("row", -1),
+                                                      c.get_string("field", ""));
+        for (auto& [name, v] : c.find("offsets")->obj) {
+            std::vector<int32_t> expect = v.is_array() ? int_array(v) : unpack_ids(v.s);
+            std::vector<int32_t> ids, got;
+            std::vector<tg::Offset> offs;
+            configs.at(name).tok->append_ids(text, ids, &offs);
+            REQUIRE(offs.size() == ids.size());
+            for (auto& o : offs) {
+                got.push_back(int32_t(o.begin));
+                got.push_back(int32_t(o.end));
+            }
+            checked++;
+            if (got != expect && bad++ == 0) {
+                size_t i = 0;
+                while (i < got.size() && i < expect.size() && got[i] == expect[i]) i++;
+                MESSAGE("offsets differ (config ", name, ") at token ", i / 2, " of: ", text.substr(0, 200),
+                        "\n  expected [", expect.size() > i ? expect[i & ~size_t(1)] : -1, ", ",
+                        expect.size() > (i | 1) ? expect[i | 1] : -1, ")  got [",
+                        got.size() > i ? got[i & ~size_t(1)] : -1, ", ", got.size() > (i | 1) ? got[i | 1] : -1, ")");
+            }
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(checked >= 900);
+    MESSAGE("offsets: ", checked - bad, "/", checked, " tokenizations agree");
 }
 
 TEST_CASE("tokenizer: every code point normalizes and splits as in HuggingFace") {

@@ -223,11 +223,19 @@ inline void put_utf8(std::string& out, uint32_t c) {
 //   clean_text -> chinese spacing -> [NFD -> canonical reordering -> drop Mn] -> lowercase.
 // Canonical reordering is the one step that looks at neighbours, so when strip_accents is on the decomposed
 // characters are collected first, reordered, then filtered and lowercased.
-void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32string& out) {
+// With `src`, src[k] = byte offset in `text` of the character that out[k] came from (HF's alignments).
+void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32string& out,
+                   std::vector<uint32_t>* src = nullptr) {
     const uint8_t* F = char_flags();
     const bool strip = o.do_strip_accents(), lower = o.lowercase;
     out.clear();
+    if (src) src->clear();
     bool need_reorder = false;
+    uint32_t from = 0;  // byte offset of the source character being processed
+    auto push = [&](uint32_t c) {
+        out.push_back(c);
+        if (src) src->push_back(from);
+    };
     auto emit = [&](uint32_t c) {  // after clean/chinese: decompose (when stripping), else lowercase now
         uint8_t f = F[c];
         if (strip) {
@@ -236,27 +244,28 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
                 int last = 0;
                 utf8proc_ssize_t n = utf8proc_decompose_char(int32_t(c), buf, 32, UTF8PROC_DECOMPOSE, &last);
                 for (utf8proc_ssize_t k = 0; k < n; k++) {
-                    out.push_back(uint32_t(buf[k]));
+                    push(uint32_t(buf[k]));
                     need_reorder |= (F[buf[k]] & F_CCC) != 0;
                 }
             } else {
-                out.push_back(c);
+                push(c);
                 need_reorder |= (f & F_CCC) != 0;
             }
             return;
         }
         if (lower && (f & F_LOWER)) {
             if (c == 0x130) {  // the one unconditional multi-character lowercase: U+0130 -> i + U+0307
-                out.push_back('i');
-                out.push_back(0x307);
+                push('i');
+                push(0x307);
             } else {
-                out.push_back(lower_simple(c));
+                push(lower_simple(c));
             }
             return;
         }
-        out.push_back(c);
+        push(c);
     };
     for (size_t i = 0; i < text.size();) {
+        from = uint32_t(i);
         uint32_t c = next_cp(text, i);
         uint8_t f = F[c];
         if (o.clean_text) {
@@ -264,9 +273,9 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
             if (f & F_SPACE) c = ' ';
         }
         if (o.chinese_chars && (f & F_CHINESE)) {
-            out.push_back(' ');
+            push(' ');
             emit(c);
-            out.push_back(' ');
+            push(' ');
         } else {
             emit(c);
         }
@@ -276,6 +285,7 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
         // Canonical ordering (Unicode 3.11): within each run of characters with nonzero combining class, a
         // stable sort by combining class.
         auto ccc = [](uint32_t c) { return utf8proc_get_property(int32_t(c))->combining_class; };
+        std::vector<std::pair<uint32_t, uint32_t>> run;  // (code point, source offset)
         for (size_t i = 0; i < out.size();) {
             if (ccc(out[i]) == 0) {
                 i++;
@@ -283,7 +293,13 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
             }
             size_t j = i;
             while (j < out.size() && ccc(out[j]) != 0) j++;
-            std::stable_sort(out.begin() + i, out.begin() + j, [&](uint32_t a, uint32_t b) { return ccc(a) < ccc(b); });
+            run.clear();
+            for (size_t k = i; k < j; k++) run.emplace_back(out[k], src ? (*src)[k] : 0);
+            std::stable_sort(run.begin(), run.end(), [&](auto& a, auto& b) { return ccc(a.first) < ccc(b.first); });
+            for (size_t k = i; k < j; k++) {
+                out[k] = run[k - i].first;
+                if (src) (*src)[k] = run[k - i].second;
+            }
             i = j;
         }
     }
@@ -298,20 +314,27 @@ void normalize_cps(std::string_view text, const TokenizerOptions& o, std::u32str
             if (c == 0x130) has_dotted_i = true;  // cannot happen after NFD (it decomposes), kept for safety
             else c = lower_simple(c);
         }
+        if (src) (*src)[w] = (*src)[r];
         out[w++] = c;
     }
     out.resize(w);
+    if (src) src->resize(w);
     if (has_dotted_i) {
         std::u32string tmp;
-        for (uint32_t c : out) {
-            if (c == 0x130) {
+        std::vector<uint32_t> tsrc;
+        for (size_t k = 0; k < out.size(); k++) {
+            uint32_t from_k = src ? (*src)[k] : 0;
+            if (out[k] == 0x130) {
                 tmp.push_back('i');
                 tmp.push_back(0x307);
+                tsrc.insert(tsrc.end(), 2, from_k);
             } else {
-                tmp.push_back(c);
+                tmp.push_back(out[k]);
+                tsrc.push_back(from_k);
             }
         }
         out.swap(tmp);
+        if (src) src->swap(tsrc);
     }
 }
 
@@ -431,9 +454,16 @@ int32_t PieceMap::find(std::string_view key) const {
 // ---- WordPiece ---------------------------------------------------------------------------------------------
 // Greedy longest-match-first over one word (UTF-8, nchars characters). Appends the piece ids, or a single
 // [UNK] when the word is longer than max_input_chars_per_word or some position has no matching piece.
-void BertTokenizer::wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out) const {
-    if (nchars > opts_.max_input_chars_per_word) {
+// With `pieces`, also appends each piece's byte range in `word`.
+void BertTokenizer::wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out,
+                              std::vector<std::pair<uint32_t, uint32_t>>* pieces) const {
+    if (pieces) pieces->clear();
+    auto unknown = [&] {
         out.push_back(unk_id);
+        if (pieces) pieces->assign(1, {0u, uint32_t(word.size())});
+    };
+    if (nchars > opts_.max_input_chars_per_word) {
+        unknown();
         return;
     }
     const size_t first = out.size();
@@ -451,47 +481,75 @@ void BertTokenizer::wordpiece(std::string_view word, int64_t nchars, std::vector
         }
         if (id < 0) {
             out.resize(first);
-            out.push_back(unk_id);
+            unknown();
             return;
         }
         out.push_back(id);
+        if (pieces) pieces->emplace_back(uint32_t(start), uint32_t(end));
         start = end;
     }
 }
 
 // ---- BertPreTokenizer + WordPiece over one piece of text without special tokens ----------------------------
-void BertTokenizer::normalize_and_split(std::string_view text, std::vector<int32_t>& out) const {
+// With `offsets`, each id also gets the byte range of `text` it came from, shifted by `base`: a piece spans
+// from the first byte of the source character of its first normalized character to the last byte of the
+// source character of its last one (HF's offsets, in bytes).
+void BertTokenizer::normalize_and_split(std::string_view text, size_t base, std::vector<int32_t>& out,
+                                        std::vector<Offset>* offsets) const {
     thread_local std::u32string norm;
     thread_local std::string word;
-    normalize_cps(text, opts_, norm);
+    thread_local std::vector<uint32_t> src, wsrc, wbyte;  // offset tracking only
+    thread_local std::vector<std::pair<uint32_t, uint32_t>> pieces;
+    normalize_cps(text, opts_, norm, offsets ? &src : nullptr);
     const uint8_t* F = char_flags();
     word.clear();
+    wsrc.clear();
+    wbyte.clear();
     int64_t nchars = 0;
+    auto src_end = [&](uint32_t b) {  // end of the source character starting at byte b
+        size_t i = b;
+        next_cp(text, i);
+        return i;
+    };
     auto flush = [&] {
-        if (nchars) wordpiece(word, nchars, out);
+        if (nchars) {
+            wordpiece(word, nchars, out, offsets ? &pieces : nullptr);
+            if (offsets) {
+                for (auto [pb, pe] : pieces) {
+                    // first char starting at pb, last char starting before pe
+                    size_t k0 = size_t(std::lower_bound(wbyte.begin(), wbyte.end(), pb) - wbyte.begin());
+                    size_t k1 = size_t(std::lower_bound(wbyte.begin(), wbyte.end(), pe) - wbyte.begin()) - 1;
+                    offsets->push_back({int64_t(base + wsrc[k0]), int64_t(base + src_end(wsrc[k1]))});
+                }
+            }
+        }
         word.clear();
+        wsrc.clear();
+        wbyte.clear();
         nchars = 0;
     };
-    for (uint32_t c : norm) {
+    for (size_t k = 0; k < norm.size(); k++) {
+        uint32_t c = norm[k];
         uint8_t f = F[c];
         if (f & F_SPACE) {
             flush();
-        } else if (f & F_PUNCT) {
-            flush();
-            put_utf8(word, c);
-            nchars = 1;
-            flush();
-        } else {
-            put_utf8(word, c);
-            nchars++;
+            continue;
         }
+        if (f & F_PUNCT) flush();
+        if (offsets) {
+            wsrc.push_back(src[k]);
+            wbyte.push_back(uint32_t(word.size()));
+        }
+        put_utf8(word, c);
+        nchars++;
+        if (f & F_PUNCT) flush();
     }
     flush();
 }
 
 // Added tokens are matched on the raw text, leftmost then longest (HF AddedVocabulary with aho-corasick
 // LeftmostLongest); the text between matches goes through normalization and WordPiece.
-void BertTokenizer::append_ids(std::string_view text, std::vector<int32_t>& out) const {
+void BertTokenizer::append_ids(std::string_view text, std::vector<int32_t>& out, std::vector<Offset>* offsets) const {
     thread_local std::string lowered;
     if (lowercase_input_) {  // sentence-transformers' do_lower_case: the text is lowercased before anything else
         python_lower(text, lowered);
@@ -512,9 +570,10 @@ void BertTokenizer::append_ids(std::string_view text, std::vector<int32_t>& out)
                 }
             }
         }
-        if (mstart > pos) normalize_and_split(text.substr(pos, mstart - pos), out);
+        if (mstart > pos) normalize_and_split(text.substr(pos, mstart - pos), pos, out, offsets);
         if (mid < 0) break;
         out.push_back(mid);
+        if (offsets) offsets->push_back({int64_t(mstart), int64_t(mstart + mlen)});
         pos = mstart + mlen;
     }
 }

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tg {
@@ -48,6 +49,12 @@ struct TokenizerOptions {
     int64_t max_input_chars_per_word = 100;  // longer words become [UNK]
     int64_t max_len = 512;                // model_max_length: default for encode()/encode_batch() max_len <= 0
     bool do_strip_accents() const { return strip_accents.value_or(lowercase); }
+};
+
+// Byte range [begin, end) of the input text that a token came from (HF's offsets, in bytes instead of Python
+// characters). Texts lowercased for sentence-transformers (lowercase_input()) are measured after lowercasing.
+struct Offset {
+    int64_t begin = 0, end = 0;
 };
 
 // One encoded sequence (with [CLS]/[SEP]); all vectors have the same length.
@@ -109,8 +116,9 @@ class BertTokenizer {
     std::vector<std::string> pre_tokenize(std::string_view text) const;
     // Ids of the same pieces.
     std::vector<int32_t> ids(std::string_view text) const;
-    // Appends the ids of `text` to `out` (no specials). The allocation-free core the others use.
-    void append_ids(std::string_view text, std::vector<int32_t>& out) const;
+    // Appends the ids of `text` to `out` (no specials). The allocation-free core the others use. With `offsets`,
+    // appends each token's byte range in `text` too.
+    void append_ids(std::string_view text, std::vector<int32_t>& out, std::vector<Offset>* offsets = nullptr) const;
 
     // [CLS] a [SEP] (b [SEP]), truncated longest_first to max_len (<= 0: options().max_len); no padding.
     Encoding encode(std::string_view a, std::optional<std::string_view> b = std::nullopt, int64_t max_len = 0) const;
@@ -143,8 +151,10 @@ class BertTokenizer {
                          bool* truncated) const;
     Batch encode_batch_impl(size_t n, const std::string* a, const std::string* b, int64_t max_len,
                             bool pad_to_longest) const;
-    void normalize_and_split(std::string_view text, std::vector<int32_t>& out) const;
-    void wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out) const;
+    void normalize_and_split(std::string_view text, size_t base, std::vector<int32_t>& out,
+                             std::vector<Offset>* offsets) const;
+    void wordpiece(std::string_view word, int64_t nchars, std::vector<int32_t>& out,
+                   std::vector<std::pair<uint32_t, uint32_t>>* pieces) const;
 
     TokenizerOptions opts_;
     bool lowercase_input_ = false;

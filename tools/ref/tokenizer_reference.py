@@ -4,11 +4,12 @@
 Two jobs:
 
   python3 tools/ref/tokenizer_reference.py fixture [--shared ../shared]
-      Writes tests/fixtures/tokenizer/cases.jsonl and tests/fixtures/tokenizer/unicode.txt: the expected
+      Writes tests/fixtures/tokenizer/{cases.jsonl, unicode.txt, offsets.jsonl, models/}: the expected
       output of HuggingFace's BERT tokenizer (transformers BertTokenizer = the `tokenizers` Rust backend, i.e.
       BertTokenizerFast) for hand-written hard cases and for real sentences read from ../shared/data, under
       the uncased / cased / chinese vocabularies and several option combinations, plus a per-code-point sweep
-      of the normalizer and pre-tokenizer. The data's licence forbids copying its text, so a real sentence is
+      of the normalizer and pre-tokenizer, token offsets (as UTF-8 byte ranges), and tiny model directories
+      that check which tokenizer file wins. The data's licence forbids copying its text, so a real sentence is
       stored as a reference (file, line, field) plus a hash of its text; tests/test_tokenizer.cpp re-reads it.
 
   python3 tools/ref/tokenizer_reference.py tables
@@ -419,6 +420,39 @@ def cmd_fixture(args):
           (len(HARD), 2 * len(ENCODE), n_real, os.path.getsize(os.path.join(outdir, "cases.jsonl")) // 1024))
     print("tokenizations checked per config (HF BertTokenizer == tokenizers BertWordPieceTokenizer):", dict(checked))
     write_unicode_sweep(os.path.join(outdir, "unicode.txt"))
+    write_offsets(shared, toks, os.path.join(outdir, "offsets.jsonl"))
+
+
+def byte_offsets(text, offsets):
+    """HF offset_mapping (Python character indices) -> UTF-8 byte offsets, flattened [b0, e0, b1, e1, ...]."""
+    pos = [0]
+    for ch in text:
+        pos.append(pos[-1] + len(ch.encode("utf-8")))
+    return [pos[x] for pair in offsets for x in pair]
+
+
+def write_offsets(shared, toks, path):
+    """Token offsets: hard cases under four configs, and the first 300 real sentences of each language."""
+    lines = []
+    for text in HARD:
+        row = {"text": text, "offsets": {}}
+        for cfg in ("uncased", "uncased_keep_accents", "cased", "chinese"):
+            e = toks[cfg][0](text, add_special_tokens=False, return_offsets_mapping=True)
+            row["offsets"][cfg] = byte_offsets(text, e["offset_mapping"])
+        lines.append(json.dumps(row, ensure_ascii=False))
+    count = collections.Counter()
+    for rel, idx, field, text in real_sentences(shared):
+        lang = "zh" if "chinese" in rel else "en"
+        if count[lang] >= 300:
+            continue
+        count[lang] += 1
+        cfg = "chinese" if lang == "zh" else "uncased"
+        e = toks[cfg][0](text, add_special_tokens=False, return_offsets_mapping=True)
+        lines.append(json.dumps({"src": rel, "row": idx, "field": field, "fnv": fnv1a64(text.encode("utf-8")),
+                                 "offsets": {cfg: pack_ids(byte_offsets(text, e["offset_mapping"]))}}))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print("offsets.jsonl: %d lines, %d KB" % (len(lines), os.path.getsize(path) // 1024))
 
 
 def write_unicode_sweep(path):

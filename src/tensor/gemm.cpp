@@ -188,7 +188,7 @@ template <typename T, typename P, typename Ukr>
 void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const T* A,
                  int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads) {
     if (M == 0 || N == 0) return;
-    if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
+    if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);  // as in BLAS: A, B not read
 
     const int MR = kn.mr, NR = kn.nr;
     const bool vec512 = cpu_isa() == Isa::avx512;

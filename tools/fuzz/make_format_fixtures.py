@@ -9,7 +9,6 @@ Writes into tests/fixtures/formats/ (run from the repository root; needs torch, 
   np_f32.npy, np_i64.npy   numpy.save of small arrays; tests/test_npy.cpp compares our writer's bytes.
   npy_headers.txt          "descr shape hex(header)" per line: numpy's .npy v1.0 header for shapes too
                            large to save (written by the same numpy.lib.format code np.save uses).
-  bad/*.safetensors        seeds for the fuzzer (tools/fuzz), also read by the tests.
 
 Check a file written by the C++ side:  python3 tools/fuzz/make_format_fixtures.py --check FILE
 """

@@ -233,7 +233,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
 
         // 2. Multiply, one work item at a time.
         P* Ap = tl_apack.get<P>(size_t(mc * Kp));  // this thread's buffer
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait  // the end of the parallel region is the barrier
         for (int64_t it = 0; it < items; it++) {
             const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);
             const int64_t j_beg = it % col_groups * group_tiles * NR, j_end = std::min(N, j_beg + group_tiles * NR);

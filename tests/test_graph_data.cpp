@@ -157,7 +157,7 @@ TEST_CASE("graph data: CSV log with named columns, ISO times, weights") {
     o.item_col = "what";
     o.event_col = "kind";
     o.time_col = "ts";
-    o.weight_col = "w";
+    o.weight_col = std::string("w");  // (not = "w": GCC 12 -Wrestrict false positive)
     EventLog log;
     read_event_log(p, o, log);
     REQUIRE(log.events.size() == 3);

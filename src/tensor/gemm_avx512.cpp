@@ -163,12 +163,14 @@ void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int6
 // Blocking (Zen 4/5: 32-48 KiB L1d, 1 MiB L2 per core), tuned on the BERT shapes:
 //   kc <= 384: A micro-panel 384 x 12 x 4 = 18 KiB stays in L1 while the jr loop streams B
 //              micro-panels (48 KiB each) from L2; K = 384 is then a single K block (C touched once).
-//   mc = 96 rows: packed A block 96 x 384 x 4 = 144 KiB.  nc = 512: B block 384 x 512 x 4 = 768 KiB
-//              and the C block 96 x 512 x 4 = 192 KiB, reused across the K blocks, sit in L2.
-// (kc 256 was ~5% slower on K = 384; mc 48..144, nc 384..768 and 14x32, 8x48, 6x64 tiles (MR, NV
-// above) were the same or slower, measured as GFLOP per CPU-second on one core.)
-Kernel<UkrF32> kernel_f32_avx512() { return {MR, NR, 384, 96, 512, ukr_f32}; }
+//   mc = 192 rows: packed A block 192 x 384 x 4 = 288 KiB.   nc = 256: B block 384 x 256 x 4 =
+//              384 KiB, C block 192 x 256 x 4 = 192 KiB (reused across the K blocks): ~860 KiB of L2.
+//              Each B block comes from L3 once per 16 row panels.
+// (kc 256 was ~5% slower on K = 384; mc = 96 / nc = 512 ~3% slower on the N or K = 3072 shapes;
+// other mc/nc and 14x32, 8x48, 6x64 tiles (MR, NV above) were the same or slower, measured as
+// GFLOP per CPU-second on one core.)
+Kernel<UkrF32> kernel_f32_avx512() { return {MR, NR, 384, 192, 256, ukr_f32}; }
 // bf16 k pairs take the same bytes per step as f32 k steps, so the same blocking holds in pairs.
-Kernel<UkrBf16> kernel_bf16_avx512() { return {MR, NR, 384, 96, 512, ukr_bf16}; }
+Kernel<UkrBf16> kernel_bf16_avx512() { return {MR, NR, 384, 192, 256, ukr_bf16}; }
 
 }  // namespace tg::gemm_detail

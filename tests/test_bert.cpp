@@ -102,13 +102,18 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
         const int64_t T = off.back();
         // spread of 4 so the softmax is far from uniform (stresses the running max/rescale)
         std::vector<float> qkv = test::rand_vec(size_t(T * 3 * C), 11 + uint64_t(D), -2.f, 2.f);
+        // q and v as strided views of one [T, 3C] buffer (as the encoder's [T, 2C] is), k transposed [C, T]
+        std::vector<float> kt(size_t(C * T));
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < C; c++) kt[size_t(c * T + t)] = qkv[size_t(t * 3 * C + C + c)];
+        const AttnInput in{qkv.data(), 3 * C, kt.data(), T, qkv.data() + 2 * C, 3 * C};
         std::vector<float> ref(size_t(T * C)), out(size_t(T * C));
-        attention_forward_ref(ref.data(), qkv.data(), off.data(), int64_t(lens.size()), NH, D);
+        attention_forward_ref(ref.data(), in, off.data(), int64_t(lens.size()), NH, D);
         for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
             if (isa > cpu_isa_max()) continue;
             set_cpu_isa(isa);
             std::fill(out.begin(), out.end(), NAN);
-            attention_forward(out.data(), qkv.data(), off.data(), int64_t(lens.size()), NH, D);
+            attention_forward(out.data(), in, off.data(), int64_t(lens.size()), NH, D);
             Diff d = compare_rows(out.data(), ref.data(), T, C);
             INFO("D=" << D << " isa=" << isa_name(isa));
             CHECK(d.max_abs < 2e-5);

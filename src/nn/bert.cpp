@@ -43,7 +43,7 @@ PackedBatch pack(const Batch& b) {
 }
 
 size_t BertWorkspace::bytes() const {
-    return 4 * (x_.capacity() + qkv_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
+    return 4 * (x_.capacity() + qv_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
                 cls_.capacity() + pool_.capacity()) +
            2 * a16_.capacity();
 }
@@ -52,7 +52,7 @@ size_t BertWorkspace::bytes() const {
 // The name map: HuggingFace BertModel tensor names -> our modules
 // ================================================================================================
 // Names are looked up with and without the "bert." prefix that task heads (BertForMaskedLM, ...) add.
-// Shapes use the letters of bert.h. The fused QKV matrix stacks query, key, value rows in that order.
+// Shapes use the letters of bert.h. The fused query/value matrix stacks query rows, then value rows.
 
 namespace {
 enum class Slot {
@@ -74,12 +74,12 @@ const MapRow kNameMap[] = {
     {{"embeddings.token_type_embeddings.weight",          "type_emb",                        "[TV, C]"}, Slot::type,     false, false},
     {{"embeddings.LayerNorm.weight",                      "ln_emb.w",                        "[C]"},     Slot::emb_ln_w, false, false},
     {{"embeddings.LayerNorm.bias",                        "ln_emb.b",                        "[C]"},     Slot::emb_ln_b, false, false},
-    {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qkv.w rows [0, C)",     "[C, C]"},  Slot::q_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qkv.b [0, C)",          "[C]"},     Slot::q_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].qkv.w rows [C, 2C)",    "[C, C]"},  Slot::k_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].qkv.b [C, 2C)",         "[C]"},     Slot::k_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qkv.w rows [2C, 3C)",   "[C, C]"},  Slot::v_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qkv.b [2C, 3C)",        "[C]"},     Slot::v_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qv.w rows [0, C)",      "[C, C]"},  Slot::q_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qv.b [0, C)",           "[C]"},     Slot::q_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].k.w (Kᵀ = W Xᵀ)",       "[C, C]"},  Slot::k_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].k.b",                   "[C]"},     Slot::k_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qv.w rows [C, 2C)",     "[C, C]"},  Slot::v_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qv.b [C, 2C)",          "[C]"},     Slot::v_b,      true,  false},
     {{"encoder.layer.{l}.attention.output.dense.weight",  "layers[l].attn_out.w",            "[C, C]"},  Slot::ao_w,     true,  false},
     {{"encoder.layer.{l}.attention.output.dense.bias",    "layers[l].attn_out.b",            "[C]"},     Slot::ao_b,     true,  false},
     {{"encoder.layer.{l}.attention.output.LayerNorm.weight", "layers[l].ln_attn.w",          "[C]"},     Slot::aln_w,    true,  false},
@@ -236,7 +236,7 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
     };
 
     e.layers_.resize(size_t(d.L));
-    std::vector<const float*> qkv_parts(size_t(6 * d.L), nullptr);  // per layer: q_w k_w v_w q_b k_b v_b
+    std::vector<const float*> qv_parts(size_t(4 * d.L), nullptr);  // per layer: q_w v_w q_b v_b
     for (const MapRow& r : kNameMap) {
         const int64_t nl = r.per_layer ? d.L : 1;
         for (int64_t l = 0; l < nl; l++) {
@@ -255,12 +255,12 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
                 case Slot::type: e.type_ = p; break;
                 case Slot::emb_ln_w: e.ln_emb_.w = p; break;
                 case Slot::emb_ln_b: e.ln_emb_.b = p; break;
-                case Slot::q_w: qkv_parts[size_t(6 * l + 0)] = p; break;
-                case Slot::k_w: qkv_parts[size_t(6 * l + 1)] = p; break;
-                case Slot::v_w: qkv_parts[size_t(6 * l + 2)] = p; break;
-                case Slot::q_b: qkv_parts[size_t(6 * l + 3)] = p; break;
-                case Slot::k_b: qkv_parts[size_t(6 * l + 4)] = p; break;
-                case Slot::v_b: qkv_parts[size_t(6 * l + 5)] = p; break;
+                case Slot::q_w: qv_parts[size_t(4 * l + 0)] = p; break;
+                case Slot::v_w: qv_parts[size_t(4 * l + 1)] = p; break;
+                case Slot::q_b: qv_parts[size_t(4 * l + 2)] = p; break;
+                case Slot::v_b: qv_parts[size_t(4 * l + 3)] = p; break;
+                case Slot::k_w: L.k.w = p; break;
+                case Slot::k_b: L.k.b = p; break;
                 case Slot::ao_w: L.attn_out.w = p; break;
                 case Slot::ao_b: L.attn_out.b = p; break;
                 case Slot::aln_w: L.ln_attn.w = p; break;
@@ -291,20 +291,22 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
             lin.w = nullptr;
         }
     };
-    // Fuse query/key/value into one [3C, C] matrix and [3C] bias: one GEMM instead of three.
+    // Fuse query and value into one [2C, C] matrix and [2C] bias: one GEMM instead of two. (The key is kept
+    // apart: it is computed transposed, see bert.h.)
     const int64_t C = d.C;
     for (int64_t l = 0; l < d.L; l++) {
         Layer& L = e.layers_[size_t(l)];
-        std::vector<float> w(size_t(3 * C * C)), b(size_t(3 * C));
-        for (int k = 0; k < 3; k++) {
-            std::memcpy(w.data() + k * C * C, qkv_parts[size_t(6 * l + k)], size_t(C * C) * 4);
-            std::memcpy(b.data() + k * C, qkv_parts[size_t(6 * l + 3 + k)], size_t(C) * 4);
+        std::vector<float> w(size_t(2 * C * C)), b(size_t(2 * C));
+        for (int k = 0; k < 2; k++) {
+            std::memcpy(w.data() + k * C * C, qv_parts[size_t(4 * l + k)], size_t(C * C) * 4);
+            std::memcpy(b.data() + k * C, qv_parts[size_t(4 * l + 2 + k)], size_t(C) * 4);
         }
-        L.qkv.w = w.data();
-        finish(L.qkv, 3 * C, C);
+        L.qv.w = w.data();
+        finish(L.qv, 2 * C, C);
         if (dtype == DType::f32) e.owned_f32_.push_back(std::move(w));  // bf16: only the bf16 copy is kept
         e.owned_f32_.push_back(std::move(b));
-        L.qkv.b = e.owned_f32_.back().data();
+        L.qv.b = e.owned_f32_.back().data();
+        finish(L.k, C, C);
         finish(L.attn_out, C, C);
         finish(L.ffn_in, d.I, C);
         finish(L.ffn_out, C, d.I);
@@ -319,8 +321,9 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 
 // out[T, lin.out] = inp[T, lin.in] Wᵀ + b (+ residual[T, lin.out]).
 // out is first filled with b (+ residual), then the GEMM accumulates into it (beta = 1).
+// bf16: inp is cast into ws.a16_ first, unless inp_cast says a previous call left it there.
 void BertEncoder::linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
-                         BertWorkspace& ws) const {
+                         BertWorkspace& ws, bool inp_cast) const {
     const int64_t N = lin.out, K = lin.in;
 #pragma omp parallel for schedule(static) if (T * N >= (1 << 15))
     for (int64_t t = 0; t < T; t++) {
@@ -334,11 +337,30 @@ void BertEncoder::linear(float* out, const float* inp, const Linear& lin, int64_
         }
     }
     if (dtype_ == DType::bf16) {
-        if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
-        cast_bf16(ws.a16_.data(), inp, T * K);
+        if (!inp_cast) {
+            if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
+            cast_bf16(ws.a16_.data(), inp, T * K);
+        }
         gemm_bf16(false, true, T, N, K, 1.0f, ws.a16_.data(), K, lin.w16, K, 1.0f, out, N);
     } else {
         gemm_f32(false, true, T, N, K, 1.0f, inp, K, lin.w, K, 1.0f, out, N);
+    }
+}
+
+// The same layer, transposed: out_t[lin.out, T] = W inp[T, lin.in]ᵀ + b (b broadcast along each row).
+void BertEncoder::linear_t(float* out_t, const float* inp, const Linear& lin, int64_t T, BertWorkspace& ws,
+                           bool inp_cast) const {
+    const int64_t N = lin.out, K = lin.in;
+#pragma omp parallel for schedule(static) if (T * N >= (1 << 15))
+    for (int64_t n = 0; n < N; n++) std::fill(out_t + n * T, out_t + (n + 1) * T, lin.b[n]);
+    if (dtype_ == DType::bf16) {
+        if (!inp_cast) {
+            if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
+            cast_bf16(ws.a16_.data(), inp, T * K);
+        }
+        gemm_bf16(false, true, N, T, K, 1.0f, lin.w16, K, ws.a16_.data(), K, 1.0f, out_t, T);
+    } else {
+        gemm_f32(false, true, N, T, K, 1.0f, lin.w, K, inp, K, 1.0f, out_t, T);
     }
 }
 
@@ -365,7 +387,8 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         if (v.size() < size_t(n)) v.resize(size_t(n));
     };
     grow(ws.x_, T * C);
-    grow(ws.qkv_, T * 3 * C);
+    grow(ws.qv_, T * 2 * C);
+    grow(ws.kt_, C * T);
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
     grow(ws.f_, T * d.I);
@@ -395,8 +418,10 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
 
     // ---- encoder layers
     for (const Layer& L : layers_) {
-        linear(ws.qkv_.data(), x, L.qkv, T, nullptr, ws);                       // [T, 3C]
-        attention_forward(ws.ctx_.data(), ws.qkv_.data(), off, B, d.NH, d.D);  // [T, C]
+        linear(ws.qv_.data(), x, L.qv, T, nullptr, ws);                  // [T, 2C]: q | v
+        linear_t(ws.kt_.data(), x, L.k, T, ws, /*inp_cast=*/true);       // [C, T]:  kᵀ (bf16: x cast above)
+        const AttnInput ain{ws.qv_.data(), 2 * C, ws.kt_.data(), T, ws.qv_.data() + C, 2 * C};
+        attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);       // [T, C]
         linear(h, ws.ctx_.data(), L.attn_out, T, x, ws);                         // a Woᵀ + bo + x
         layernorm_forward(x, nullptr, nullptr, h, L.ln_attn.w, L.ln_attn.b, T, C, d.ln_eps);
         linear(ws.f_.data(), x, L.ffn_in, T, nullptr, ws);                     // [T, I]

@@ -6,15 +6,18 @@
 // Forward pass (what transformers' BertModel computes, dropout off):
 //   x = LayerNorm(word_emb[id] + pos_emb[position] + type_emb[token_type])                  [T, C]
 //   for each of the L layers:
-//     qkv = x Wqkvᵀ + bqkv                        (query/key/value fused into one [3C, C] matrix) [T, 3C]
-//     a   = attention(qkv) per sequence and head  (bert_attention.h: tiled, online softmax)      [T, C]
+//     qv  = x Wqvᵀ + bqv                          (query and value fused into one [2C, C] matrix) [T, 2C]
+//     kt  = Wk xᵀ + bk                            (keys computed transposed, for attention)       [C, T]
+//     a   = attention(q, k, v) per sequence, head (bert_attention.h: tiled, online softmax)      [T, C]
 //     x   = LayerNorm(a Woᵀ + bo + x)             (BertSelfOutput)                              [T, C]
 //     f   = gelu(x W1ᵀ + b1)                      (BertIntermediate)                            [T, I]
 //     x   = LayerNorm(f W2ᵀ + b2 + x)             (BertOutput)                                  [T, C]
 //   pooler[b] = tanh(Wp x[first token of b] + bp)  (BertPooler, on [CLS])                        [B, C]
 //
 // Every linear layer is Y = X Wᵀ + b with W stored [out, in] as PyTorch stores it, i.e. one gemm with
-// transB = true straight from the weight file (no transposed copy).
+// transB = true straight from the weight file (no transposed copy). The key projection is the same product
+// computed the other way round, Kᵀ = W Xᵀ (gemm with A = W, transB = true), so that attention reads each
+// feature of 64 consecutive keys as one contiguous run.
 //
 // Packed batches: sequences are concatenated without padding (PackedBatch.offsets delimits them), so the
 // linear layers run on sum(len) rows, and attention only ever pairs tokens of the same sequence — the exact
@@ -25,7 +28,7 @@
 // accumulation (gemm_bf16); everything between the GEMMs stays f32.
 //
 // Memory: f32 weights are used in place from the memory-mapped safetensors file (zero copy), except the
-// fused QKV matrices. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
+// fused query/value matrices. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
 // to the largest batch seen and are reused, nothing is allocated per layer, and no autograd state is kept.
 //
 // Usage:
@@ -77,7 +80,7 @@ class BertWorkspace {
 
    private:
     friend class BertEncoder;
-    std::vector<float> x_, qkv_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,3C] [T,C] [T,C] [T,I] [B,C] [B,C]
+    std::vector<float> x_, qv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,2C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
     std::vector<uint16_t> a16_;                               // bf16 copy of a linear layer's input [T, max(C,I)]
 };
 
@@ -95,7 +98,7 @@ class BertEncoder {
 
     const BertDims& dims() const { return dims_; }
     DType dtype() const { return dtype_; }
-    size_t weight_bytes_owned() const;  // memory we allocated for weights (fused QKV, bf16 copies)
+    size_t weight_bytes_owned() const;  // memory we allocated for weights (fused query/value, bf16 copies)
 
     // Run the encoder on a packed batch. Results in ws (hidden, and pooler when asked and present).
     // layer_outputs (tests): when non-null, receives L+1 copies of x ([T, C] each): after the embeddings and
@@ -106,7 +109,7 @@ class BertEncoder {
     // The name map, for documentation and error messages: HuggingFace name (layer index as {l}) -> our module.
     struct NameMapEntry {
         const char* hf;     // e.g. "encoder.layer.{l}.attention.self.query.weight" (optionally "bert."-prefixed)
-        const char* ours;   // e.g. "layers[l].qkv.w rows 0..C-1"
+        const char* ours;   // e.g. "layers[l].qv.w rows [0, C)"
         const char* shape;  // e.g. "[C, C]"
     };
     static const std::vector<NameMapEntry>& name_map();
@@ -122,7 +125,8 @@ class BertEncoder {
         const float* b = nullptr;  // [C]
     };
     struct Layer {
-        Linear qkv;        // [3C, C]  query | key | value rows
+        Linear qv;         // [2C, C]  query rows then value rows
+        Linear k;          // [C, C]   key (applied as Kᵀ = W Xᵀ)
         Linear attn_out;   // [C, C]
         Norm ln_attn;
         Linear ffn_in;     // [I, C]
@@ -133,12 +137,14 @@ class BertEncoder {
    private:
     BertEncoder() = default;
     void linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
-                BertWorkspace& ws) const;
+                BertWorkspace& ws, bool inp_cast = false) const;
+    void linear_t(float* out_t, const float* inp, const Linear& lin, int64_t T, BertWorkspace& ws,
+                  bool inp_cast = false) const;
 
     BertDims dims_;
     DType dtype_ = DType::f32;
     std::shared_ptr<const SafeTensorsFile> file_;   // keeps the mapping alive
-    std::vector<std::vector<float>> owned_f32_;     // fused QKV, non-f32/unaligned tensors converted
+    std::vector<std::vector<float>> owned_f32_;     // fused query/value, non-f32/unaligned tensors converted
     std::vector<std::vector<uint16_t>> owned_bf16_; // bf16 weight copies
     const float* word_ = nullptr;   // [V, C]
     const float* pos_ = nullptr;    // [P, C]

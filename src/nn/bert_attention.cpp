@@ -19,7 +19,7 @@ static void check_offsets(const int64_t* offsets, int64_t B) {
         TG_CHECK(offsets[b + 1] >= offsets[b], "attention: offsets decrease at sequence ", b);
 }
 
-void attention_forward(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
+void attention_forward(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
     check_offsets(offsets, B);
     using detail::AttnTask;
     std::vector<AttnTask> tasks;
@@ -46,26 +46,25 @@ void attention_forward(float* out, const float* qkv, const int64_t* offsets, int
         case Isa::avx2: fn = detail::attention_tiles_avx2; break;
         case Isa::scalar: break;
     }
-    fn(out, qkv, tasks.data(), int64_t(tasks.size()), NH, D, scratch.data(), per_thread);
+    fn(out, in, tasks.data(), int64_t(tasks.size()), NH, D, scratch.data(), per_thread);
 }
 
 // Reference: for each sequence and head, scores S[i,j] = q_i·k_j / sqrt(D) (double), softmax over j,
 // out_i = sum_j P[i,j] v_j. Materializes [L, L] per (sequence, head): fine for tests, not for long inputs.
-void attention_forward_ref(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
+void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {
     check_offsets(offsets, B);
-    const int64_t C = NH * D, C3 = 3 * C;
+    const int64_t C = NH * D;
     const double scale = 1.0 / std::sqrt(double(D));
     for (int64_t b = 0; b < B; b++) {
         const int64_t s0 = offsets[b], L = offsets[b + 1] - offsets[b];
         std::vector<double> P(size_t(L * L));
         for (int64_t h = 0; h < NH; h++) {
             for (int64_t i = 0; i < L; i++) {
-                const float* q = qkv + (s0 + i) * C3 + h * D;
+                const float* q = in.q + (s0 + i) * in.ldq + h * D;
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < L; j++) {
-                    const float* k = qkv + (s0 + j) * C3 + C + h * D;
                     double s = 0;
-                    for (int64_t d = 0; d < D; d++) s += double(q[d]) * double(k[d]);
+                    for (int64_t d = 0; d < D; d++) s += double(q[d]) * double(in.kt[(h * D + d) * in.ldk + s0 + j]);
                     P[size_t(i * L + j)] = s * scale;
                     mx = std::max(mx, s * scale);
                 }
@@ -76,7 +75,7 @@ void attention_forward_ref(float* out, const float* qkv, const int64_t* offsets,
             for (int64_t i = 0; i < L; i++)
                 for (int64_t d = 0; d < D; d++) {
                     double acc = 0;
-                    for (int64_t j = 0; j < L; j++) acc += P[size_t(i * L + j)] * qkv[(s0 + j) * C3 + 2 * C + h * D + d];
+                    for (int64_t j = 0; j < L; j++) acc += P[size_t(i * L + j)] * in.v[(s0 + j) * in.ldv + h * D + d];
                     out[(s0 + i) * C + h * D + d] = float(acc);
                 }
         }

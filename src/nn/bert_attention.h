@@ -3,11 +3,13 @@
 // Dimension letters: T = total tokens of the batch (all sequences concatenated, no padding),
 // B = sequences, NH = heads, D = head size, C = NH * D, L = one sequence's length.
 //
-// Input is the fused projection qkv [T, 3C] (row t = [q | k | v] of token t, head h in columns h*D..h*D+D-1
-// of each third, as HuggingFace's BertSelfAttention reshapes them). offsets [B+1] delimit the sequences:
-// sequence b owns tokens offsets[b] .. offsets[b+1]-1. A token attends only to the tokens of its own
-// sequence — exactly what BERT's additive padding mask does for a padded batch (masked keys get weight 0),
-// without spending any work on padding.
+// Inputs: queries q and values v as row-major [T, C] views with row strides ldq / ldv (head h in columns
+// h*D .. h*D+D-1, as HuggingFace's BertSelfAttention reshapes them), and the keys TRANSPOSED, kt [C, ldk]
+// (kt[c, t] = k[t, c], ldk >= T): the encoder computes kt directly as Wk xᵀ with one GEMM, so the score
+// loop reads 64 consecutive keys of one feature as one contiguous run and no tile is ever transposed.
+// offsets [B+1] delimit the sequences: sequence b owns tokens offsets[b] .. offsets[b+1]-1. A token attends
+// only to the tokens of its own sequence — exactly what BERT's additive padding mask does for a padded batch
+// (masked keys get weight 0), without spending any work on padding.
 //
 //   out[t, h*D:(h+1)*D] = sum_j softmax_j(q_t · k_j / sqrt(D)) v_j      (j over t's sequence)
 //
@@ -27,9 +29,19 @@
 
 namespace tg {
 
-// out [T, C] (overwritten), qkv [T, 3C], offsets [B+1] (offsets[0] = 0, offsets[B] = T, non-decreasing).
-void attention_forward(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
-void attention_forward_ref(float* out, const float* qkv, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
+// Where the inputs are: q row t at q + t*ldq, v row t at v + t*ldv (each [C] wide), kt[c, t] at kt + c*ldk + t.
+struct AttnInput {
+    const float* q;
+    int64_t ldq;
+    const float* kt;
+    int64_t ldk;
+    const float* v;
+    int64_t ldv;
+};
+
+// out [T, C] (overwritten, row stride C), offsets [B+1] (offsets[0] = 0, offsets[B] = T, non-decreasing).
+void attention_forward(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
+void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
 
 namespace detail {
 // One task = (sequence start, sequence length, head, first query of the tile); see attention_forward.
@@ -37,13 +49,13 @@ struct AttnTask {
     int64_t seq_start, seq_len, head, q0;
 };
 constexpr int64_t kAttnTile = 64;  // queries per task and keys per inner tile
-// Scratch floats one thread needs for head size D.
-inline int64_t attn_scratch_floats(int64_t D) { return D * kAttnTile + kAttnTile * kAttnTile + kAttnTile * D + 4 * kAttnTile; }
-using AttnTilesFn = void (*)(float* out, const float* qkv, const AttnTask* tasks, int64_t ntasks, int64_t NH,
+// Scratch floats one thread needs for head size D: a zero-padded key tile, scores, output, max and sum.
+inline int64_t attn_scratch_floats(int64_t D) { return D * kAttnTile + kAttnTile * kAttnTile + kAttnTile * D + 2 * kAttnTile; }
+using AttnTilesFn = void (*)(float* out, const AttnInput& in, const AttnTask* tasks, int64_t ntasks, int64_t NH,
                              int64_t D, float* scratch, int64_t scratch_per_thread);
-void attention_tiles_base(float*, const float*, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
-void attention_tiles_avx2(float*, const float*, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
-void attention_tiles_avx512(float*, const float*, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
+void attention_tiles_base(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
+void attention_tiles_avx2(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
+void attention_tiles_avx512(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
 }  // namespace detail
 
 }  // namespace tg

@@ -47,22 +47,23 @@ inline float exp_nonpos(float x) {
 // DT = head size when known at compile time (32, 64: loops fully unrolled, accumulators in registers),
 // 0 = use the run-time D.
 template <int64_t DT>
-void attention_task(float* __restrict out, const float* __restrict qkv, const AttnTask& tk, int64_t NH, int64_t Drt,
+void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& tk, int64_t NH, int64_t Drt,
                     float* __restrict scratch) {
     const int64_t D = DT ? DT : Drt;
-    const int64_t C = NH * D, C3 = 3 * C;
+    const int64_t C = NH * D;
     const float scale = 1.0f / __builtin_sqrtf(float(D));
-    float* __restrict Kt = scratch;     // [D, TK]  key tile, transposed
-    float* __restrict S = Kt + D * TK;  // [TQ, TK] scores, then probabilities
+    float* __restrict Kpad = scratch;   // [D, TK]  last, partial key tile, zero-padded
+    float* __restrict S = Kpad + D * TK;  // [TQ, TK] scores, then probabilities
     float* __restrict O = S + TQ * TK;  // [TQ, D]  unnormalized output
     float* __restrict m = O + TQ * D;   // [TQ]     running max
     float* __restrict l = m + TQ;       // [TQ]     running sum of exp
 
     const int64_t L = tk.seq_len, q0 = tk.q0;
     const int64_t nq = L - q0 < TQ ? L - q0 : TQ;
-    const float* Q = qkv + (tk.seq_start + q0) * C3 + tk.head * D;  // row i at Q + i*C3
-    const float* K = qkv + tk.seq_start * C3 + C + tk.head * D;     // row j at K + j*C3
-    const float* V = K + C;
+    const int64_t ldq = in.ldq, ldk = in.ldk, ldv = in.ldv;
+    const float* Q = in.q + (tk.seq_start + q0) * ldq + tk.head * D;  // query i, feature d: Q[i*ldq + d]
+    const float* Kt = in.kt + tk.head * D * ldk + tk.seq_start;       // key j, feature d:   Kt[d*ldk + j]
+    const float* V = in.v + tk.seq_start * ldv + tk.head * D;         // value j, feature d: V[j*ldv + d]
 
     for (int64_t i = 0; i < nq; i++) {
         m[i] = kNegBig;
@@ -72,27 +73,32 @@ void attention_task(float* __restrict out, const float* __restrict qkv, const At
 
     for (int64_t k0 = 0; k0 < L; k0 += TK) {
         const int64_t nk = L - k0 < TK ? L - k0 : TK;
-        // Kt[d, j] = K[k0 + j, d]; columns past nk are zero (their scores are overwritten below)
-        for (int64_t j = 0; j < nk; j++)
-            for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = K[(k0 + j) * C3 + d];
-        for (int64_t j = nk; j < TK; j++)
-            for (int64_t d = 0; d < D; d++) Kt[d * TK + j] = 0.0f;
+        // keys k0 .. k0+63, feature d: kt[d*ldkt + j]. A full tile is read in place; the last, partial one is
+        // copied into a zero-padded tile so no read goes past the sequence (its columns >= nk are ignored)
+        const float* kt = Kt + k0;
+        int64_t ldkt = ldk;
+        if (nk < TK) {
+            for (int64_t d = 0; d < D; d++)
+                for (int64_t j = 0; j < TK; j++) Kpad[d * TK + j] = j < nk ? kt[d * ldk + j] : 0.0f;
+            kt = Kpad;
+            ldkt = TK;
+        }
 
         // S[i, j] = scale * q_i · k_j, as a sum over d of outer products (R rows x 64 keys of accumulators):
-        //     for d: acc[r][:] += (scale q[i+r, d]) * Kt[d, :]
+        //     for d: acc[r][:] += (scale q[i+r, d]) * kt[d, :]
         for (int64_t i = 0; i < nq; i += R) {
             float acc[R][TK];
             for (int64_t r = 0; r < R; r++)
 #pragma omp simd
                 for (int64_t j = 0; j < TK; j++) acc[r][j] = 0.0f;
             const float* q[R];
-            for (int64_t r = 0; r < R; r++) q[r] = Q + (i + r < nq ? i + r : i) * C3;  // rows past nq: harmless dup
+            for (int64_t r = 0; r < R; r++) q[r] = Q + (i + r < nq ? i + r : i) * ldq;  // rows past nq: harmless dup
             for (int64_t d = 0; d < D; d++) {
-                const float* kt = Kt + d * TK;
+                const float* kd = kt + d * ldkt;
                 for (int64_t r = 0; r < R; r++) {
                     const float qs = q[r][d] * scale;
 #pragma omp simd
-                    for (int64_t j = 0; j < TK; j++) acc[r][j] += qs * kt[j];
+                    for (int64_t j = 0; j < TK; j++) acc[r][j] += qs * kd[j];
                 }
             }
             for (int64_t r = 0; r < R && i + r < nq; r++) {
@@ -127,7 +133,7 @@ void attention_task(float* __restrict out, const float* __restrict qkv, const At
 #pragma omp simd
                     for (int64_t d = 0; d < DT; d++) acc[r][d] = O[(i + r) * D + d];
                 for (int64_t j = 0; j < nk; j++) {
-                    const float* v = V + (k0 + j) * C3;
+                    const float* v = V + (k0 + j) * ldv;
                     for (int64_t r = 0; r < R; r++) {
                         const float pj = S[(i + r) * TK + j];
 #pragma omp simd
@@ -143,7 +149,7 @@ void attention_task(float* __restrict out, const float* __restrict qkv, const At
                     const float* p = S + (i + r) * TK;
                     for (int64_t j = 0; j < nk; j++) {
                         const float pj = p[j];
-                        const float* v = V + (k0 + j) * C3;
+                        const float* v = V + (k0 + j) * ldv;
 #pragma omp simd
                         for (int64_t d = 0; d < D; d++) o[d] += pj * v[d];
                     }
@@ -162,7 +168,7 @@ void attention_task(float* __restrict out, const float* __restrict qkv, const At
 
 }  // namespace
 
-void TG_ATTN_TILES(float* out, const float* qkv, const AttnTask* tasks, int64_t ntasks, int64_t NH, int64_t D,
+void TG_ATTN_TILES(float* out, const AttnInput& in, const AttnTask* tasks, int64_t ntasks, int64_t NH, int64_t D,
                    float* scratch, int64_t scratch_per_thread) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t task = 0; task < ntasks; task++) {
@@ -172,11 +178,11 @@ void TG_ATTN_TILES(float* out, const float* qkv, const AttnTask* tasks, int64_t 
 #endif
         float* ws = scratch + tid * scratch_per_thread;
         if (D == 32)
-            attention_task<32>(out, qkv, tasks[task], NH, D, ws);
+            attention_task<32>(out, in, tasks[task], NH, D, ws);
         else if (D == 64)
-            attention_task<64>(out, qkv, tasks[task], NH, D, ws);
+            attention_task<64>(out, in, tasks[task], NH, D, ws);
         else
-            attention_task<0>(out, qkv, tasks[task], NH, D, ws);
+            attention_task<0>(out, in, tasks[task], NH, D, ws);
     }
 }
 

@@ -11,14 +11,13 @@
 // (cycling through the N rows) for at least --seconds, and prints
 //   {"impl":"tastegraph","dtype":"f32","threads":2,"batch":B,"seq":S,"ms_per_batch":..,"sent_per_s":..,
 //    "peak_rss_mb":..}
-// peak_rss_mb is the process's peak resident set so far (getrusage), weights included.
+// peak_rss_mb is the process's peak resident set so far (VmHWM), weights included.
 // --emb-out writes the mean-pooled embeddings of the first 32 rows at the last seq length (for the bf16-vs-f32
 // cosine check).
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -47,10 +46,17 @@ static void add_row(PackedBatch& p, const int32_t* r, int64_t Smax, int64_t S) {
     p.add(row.data(), nullptr, S);
 }
 
+// Peak resident set of this process in MB: VmHWM from /proc/self/status. (getrusage's ru_maxrss would
+// include the parent's peak when the driver forks us: Linux keeps it across exec.)
 static double peak_rss_mb() {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return double(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double mb = -1;
+    while (std::fgets(line, sizeof line, f))
+        if (std::strncmp(line, "VmHWM:", 6) == 0) mb = std::atof(line + 6) / 1024.0;
+    std::fclose(f);
+    return mb;
 }
 
 int main(int argc, char** argv) {

@@ -21,7 +21,6 @@ The machine may be shared: timings are noisy, compare within one run.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -31,7 +30,13 @@ DATA = os.path.join(ROOT, "..", "shared", "data", "amazon2018-all-beauty-5core",
 
 
 def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set of this process: VmHWM (per address space, so unlike getrusage's ru_maxrss it does
+    not inherit the parent's peak across fork + exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def make_ids(model, smax, n, path):
@@ -114,9 +119,19 @@ def export_onnx(model_dir, out_dir):
     from onnxruntime.transformers.fusion_options import FusionOptions
     os.makedirs(out_dir, exist_ok=True)
     raw = os.path.join(out_dir, "minilm.onnx")
-    model = BertModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    bert = BertModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+
+    class Wrap(torch.nn.Module):  # positional inputs -> keyword call (BertModel's positional order changes)
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            o = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return o.last_hidden_state, o.pooler_output
+
     x = torch.ones(2, 16, dtype=torch.long)
-    torch.onnx.export(model, (x, x, torch.zeros_like(x)), raw, input_names=["input_ids", "attention_mask", "token_type_ids"],
+    torch.onnx.export(Wrap(bert), (x, x, torch.zeros_like(x)), raw, input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["last_hidden_state", "pooler_output"], opset_version=17, dynamo=False,
                       dynamic_axes={n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask", "token_type_ids"]}
                       | {"last_hidden_state": {0: "batch", 1: "seq"}, "pooler_output": {0: "batch"}})

@@ -183,7 +183,7 @@ int cmd_embed(tg::cli::Args& a) {
         std::string t;
         while (src.next(t)) N++;
     }
-    TG_CHECK(N > 0, "", input, " holds no texts");
+    TG_CHECK(N > 0, input, " holds no texts");
 
     // ---- pass 2: embed chunk by chunk, write rows in input order
     tg::NpyWriter out(output, tg::DType::f32, {N, C});
@@ -229,7 +229,7 @@ int cmd_embed(tg::cli::Args& a) {
         out.write(emb.data(), emb.size() * sizeof(float));
         done += n;
     }
-    TG_CHECK(done == N, "", input, " changed while being read (", N, " texts, then ", done, ")");
+    TG_CHECK(done == N, input, " changed while being read (", N, " texts, then ", done, ")");
     out.commit();
     progress.finish();
     if (truncated > 0)

@@ -63,6 +63,6 @@ void softmax_backward_ref(float* dinp, const float* dout, const float* out, int6
 // Arrays of n floats; out may alias inp. exp: Cephes polynomial, <= 2 ulp, exact 0 below -87.3.
 void vexp(float* out, const float* inp, int64_t n);
 void vsigmoid(float* out, const float* inp, int64_t n);   // 1 / (1 + exp(-x))
-void vtanh(float* out, const float* inp, int64_t n);      // 2 sigmoid(2x) - 1 (abs error ~1e-7)
+void vtanh(float* out, const float* inp, int64_t n);      // rational approximation, rel. error < 5e-7
 
 }  // namespace tg

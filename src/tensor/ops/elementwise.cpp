@@ -220,7 +220,8 @@ Tensor sqrt(const Tensor& a) {
 
 Tensor tanh(const Tensor& a) {
     Tensor x = as_f32(a, "tanh").contiguous();
-    Tensor out = map_unary(x, [](float v) { return std::tanh(v); });  // libm: accurate near 0 too
+    Tensor out = Tensor::empty(x.shape());
+    vtanh(out.data<float>(), x.data<float>(), x.numel());
     Tensor y = out.detach();  // d tanh = (1 - tanh^2) dx
     return record(out, "tanh", {x}, [y](const Tensor& g, const std::vector<bool>&) {
         return std::vector<Tensor>{map_binary(g, y, [](float gv, float yv) { return gv * (1.0f - yv * yv); })};

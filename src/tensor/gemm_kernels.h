@@ -11,8 +11,8 @@
 // bf16: one packed element is a uint32 holding TWO bf16 values adjacent in k (k even in the low half,
 // k+1 in the high half), which is the operand layout of vdpbf16ps; odd K is zero-padded.
 //
-// Micro-kernel contract (identical for every ISA, which is what makes results independent of the
-// thread count and of where a tile sits):
+// Micro-kernel contract (every ISA). A C element's value depends only on this computation, never on
+// which tile or thread produced it, which is what makes results independent of the thread count:
 //     acc[r][j] = sum over k = 0..kc-1, in increasing k, of Ap[k][r] * Bp[k][j]
 //                 (one FMA chain; the scalar kernel uses multiply + add, vdpbf16ps adds a k pair per step)
 //     C[r][j]   = alpha * acc[r][j] + beta * C[r][j]        for r < m, j < n

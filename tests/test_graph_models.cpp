@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "graph/gnn.h"
 #include "graph/lightgcn.h"
 #include "graph/metrics.h"
 #include "graph/sparse.h"
@@ -203,4 +204,59 @@ TEST_CASE("lightgcn: a small planted data set is learned far above chance, deter
     Metrics M = evaluate_embeddings(F.data(), F.data() + U * 16, U, I, 16, R, test, {10});
     // Chance: 10 of the 39 unseen items -> recall ~0.26; the groups make ~1.0 reachable.
     CHECK(M.recall[0] > 0.6);
+}
+
+TEST_CASE("gnn: GCN and GAT gradients (ego embeddings and layer weights) match finite differences") {
+    Csr R = random_interactions(6, 5, 11, 0.35f);
+    for (bool attention : {false, true}) {
+        GnnConfig cfg;
+        cfg.base.dim = 4;
+        cfg.base.layers = 2;
+        cfg.base.reg = 0.05f;
+        cfg.base.init_std = 0.5f;  // O(1) activations so the non-linearity and attention matter
+        cfg.attention = attention;
+        cfg.heads = 2;
+        Gnn g;
+        g.init(R, cfg);
+        std::vector<Triple> batch(8);
+        sample_bpr(g.R, g.active, 5, 0, 0, 8, batch.data());
+        std::vector<float> grad(size_t(g.n_params())), scratch(grad.size());
+        g.loss_and_grad(batch.data(), 8, grad.data());
+        // Central differences of the float loss (eps 1e-3: truncation ~1e-6, rounding ~1e-4).
+        int checked = 0;
+        for (size_t q = 0; q < grad.size(); q++) {
+            const float x0 = g.params[q];
+            g.params[q] = x0 + 1e-3f;
+            const double lp = g.loss_and_grad(batch.data(), 8, scratch.data());
+            g.params[q] = x0 - 1e-3f;
+            const double lm = g.loss_and_grad(batch.data(), 8, scratch.data());
+            g.params[q] = x0;
+            const double fd = (lp - lm) / 2e-3;
+            INFO((attention ? "GAT" : "GCN"), " parameter ", q, " analytic ", grad[q], " fd ", fd);
+            CHECK(std::fabs(grad[q] - fd) <= 3e-3 + 3e-2 * std::fabs(fd));
+            checked++;
+        }
+        CHECK(checked == g.n_params());
+    }
+}
+
+TEST_CASE("gnn: GAT training is bit-identical for 1 and 2 threads") {
+    Csr R = random_interactions(30, 20, 13);
+    auto run = [&](int threads) {
+        set_num_threads(threads);
+        GnnConfig cfg;
+        cfg.base.dim = 8;
+        cfg.base.layers = 2;
+        cfg.base.batch = 64;
+        cfg.base.lr = 0.01f;
+        cfg.attention = true;
+        cfg.heads = 2;
+        Gnn g;
+        g.init(R, cfg);
+        for (int64_t b = 0; b < g.batches_per_epoch(); b++) g.train_batch(b);
+        return g.params;
+    };
+    auto a = run(1), b = run(2);
+    set_num_threads(0);
+    CHECK(a == b);
 }

@@ -8,8 +8,9 @@
 //   train_indices  I32 [nnz]
 //   user_ids / item_ids      U8 [bytes]   original ids, concatenated
 //   user_id_ends / item_id_ends  I64 [U] / [I]   end offset of each id in the blob
-//   state.*        F32 [...]    optional training state for --resume (LightGCN: state.ego, state.adam_m,
-//                               state.adam_v)
+//   state.*        F32 [...]    optional training state for --resume: state.params (LightGCN: the ego
+//                               embeddings; GCN/GAT: ego embeddings then layer weights), state.adam_m,
+//                               state.adam_v
 // __metadata__: format = "tastegraph.recmodel", version = "1", kind (lightgcn|gcn|gat|svd|pop),
 // config (JSON object as a string: hyperparameters, epoch, adam_t, last metrics ...).
 #pragma once
@@ -32,7 +33,7 @@ struct RecModel {
     Csr train;                         // [U x I] (values dropped)
     IdMap users, items;
     std::string config_json = "{}";    // free-form JSON object
-    std::map<std::string, std::vector<float>> state;  // "ego", "adam_m", ... (saved as state.<name>)
+    std::map<std::string, std::vector<float>> state;  // "params", "adam_m", ... (saved as state.<name>)
 
     // Dense index of an original user id, or -1.
     int32_t user_index(const std::string& id) const { return users.find(id); }

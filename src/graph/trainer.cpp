@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "graph/gnn.h"
 #include "graph/model_io.h"
 #include "graph/popularity.h"
 #include "graph/svd.h"
@@ -59,50 +60,79 @@ void draw_curves(const std::string& log_path, const std::string& curve_path, con
     write_curve_svg(loss_path, title + ": training loss", "epoch", "BPR + L2 loss", {loss});
 }
 
-std::string lightgcn_config_json(const LightGcn& m, double train_seconds, const Metrics* last) {
-    const auto& c = m.cfg;
+// ---- the two BPR model types behind one epoch loop ----
+std::vector<float>& param_vec(LightGcn& m) { return m.E0; }
+std::vector<float>& param_vec(Gnn& m) { return m.params; }
+const LightGcnConfig& base_cfg(const LightGcn& m) { return m.cfg; }
+const LightGcnConfig& base_cfg(const Gnn& m) { return m.cfg.base; }
+int heads_of(const LightGcn&) { return 0; }
+int heads_of(const Gnn& m) { return m.cfg.attention ? m.cfg.heads : 0; }
+void init_model(LightGcn& m, const Csr& train, const TrainOptions& o) { m.init(train, o.cfg); }
+void init_model(Gnn& m, const Csr& train, const TrainOptions& o) {
+    GnnConfig g;
+    g.base = o.cfg;
+    g.attention = o.model == "gat";
+    g.heads = o.heads;
+    m.init(train, g);
+}
+void set_config(LightGcn& m, const LightGcnConfig& c, const std::string&, int) { m.cfg = c; }
+void set_config(Gnn& m, const LightGcnConfig& c, const std::string& kind, int heads) {
+    m.cfg.base = c;
+    m.cfg.attention = kind == "gat";
+    m.cfg.heads = heads;
+}
+
+template <typename Model>
+std::string model_config_json(const Model& m, double train_seconds, const Metrics* last) {
+    const auto& c = base_cfg(m);
     std::string j = "{\"dim\":" + std::to_string(c.dim) + ",\"layers\":" + std::to_string(c.layers) +
                     ",\"lr\":" + fmt("%.9g", c.lr) + ",\"reg\":" + fmt("%.9g", c.reg) +
                     ",\"batch\":" + std::to_string(c.batch) + ",\"seed\":" + std::to_string(c.seed) +
                     ",\"init_std\":" + fmt("%.9g", c.init_std) + ",\"epoch\":" + std::to_string(m.epoch) +
                     ",\"adam_t\":" + std::to_string(m.adam.t) + ",\"train_seconds\":" + fmt("%.3f", train_seconds);
+    if (heads_of(m) > 0) j += ",\"heads\":" + std::to_string(heads_of(m));
     if (last && last->n_users > 0) j += ",\"metrics\":" + last->to_json();
     return j + "}";
 }
 
-void save_lightgcn(const Dataset& ds, const LightGcn& m, const std::string& path, double train_seconds,
-                   const Metrics* last) {
-    RecModel r = base_model(ds, "lightgcn");
-    r.dim = m.cfg.dim;
+template <typename Model>
+void save_bpr_model(const Dataset& ds, Model& m, const std::string& kind, const std::string& path,
+                    double train_seconds, const Metrics* last) {
+    RecModel r = base_model(ds, kind);
+    r.dim = base_cfg(m).dim;
     auto F = m.final_embeddings();
-    const size_t split = size_t(m.U) * size_t(m.cfg.dim);
+    const size_t split = size_t(m.U) * size_t(r.dim);
     r.user_emb.assign(F.begin(), F.begin() + int64_t(split));
     r.item_emb.assign(F.begin() + int64_t(split), F.end());
-    r.state["ego"] = m.E0;
+    r.state["params"] = param_vec(m);
     r.state["adam_m"] = m.adam.m;
     r.state["adam_v"] = m.adam.v;
-    r.config_json = lightgcn_config_json(m, train_seconds, last);
+    r.config_json = model_config_json(m, train_seconds, last);
     save_model(path, r);
 }
 
-Metrics eval_lightgcn(const Dataset& ds, const LightGcn& m) {
+template <typename Model>
+Metrics eval_bpr_model(const Dataset& ds, const Model& m) {
     auto F = m.final_embeddings();
-    const int64_t D = m.cfg.dim;
+    const int64_t D = base_cfg(m).dim;
     return evaluate_embeddings(F.data(), F.data() + m.U * D, m.U, m.I, D, ds.train, ds.test);
 }
 
-Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
+template <typename Model>
+Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
     const std::string log_path = opt.metrics_path.empty() ? opt.out + ".metrics.jsonl" : opt.metrics_path;
     const std::string curve_path = opt.curve_path.empty() ? opt.out + ".curve.svg" : opt.curve_path;
     const std::string loss_path = curve_path.size() > 10 && curve_path.substr(curve_path.size() - 10) == ".curve.svg"
                                       ? curve_path.substr(0, curve_path.size() - 10) + ".loss.svg"
                                       : curve_path + ".loss.svg";
     const bool has_test = ds.n_test() > 0;
-    LightGcn m;
+    Model m;
+    const std::string& kind = opt.model;
+    const std::string title = kind == "lightgcn" ? "LightGCN" : kind == "gcn" ? "GCN" : "GAT";
     double train_seconds = 0;
     if (opt.resume && file_exists(opt.out)) {
         RecModel r = load_model(opt.out);
-        TG_CHECK(r.kind == "lightgcn", opt.out, ": cannot resume a '", r.kind, "' model as lightgcn");
+        TG_CHECK(r.kind == kind, opt.out, ": cannot resume a '", r.kind, "' model as ", kind);
         TG_CHECK(r.n_users == ds.n_users && r.n_items == ds.n_items && r.train.nnz() == ds.train.nnz(), opt.out,
                  ": checkpoint was trained on ", r.n_users, " users x ", r.n_items, " items (", r.train.nnz(),
                  " interactions), not on this data set (", ds.n_users, " x ", ds.n_items, ", ", ds.train.nnz(), ")");
@@ -115,13 +145,14 @@ Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
         cfg.batch = c.get_int("batch", 2048);
         cfg.seed = uint64_t(c.get_int("seed", 2020));
         cfg.init_std = float(c.get_number("init_std", 0.1));
-        m.cfg = cfg;
+        set_config(m, cfg, kind, int(c.get_int("heads", opt.heads)));
         m.build_graph(ds.train);
-        const size_t ND = size_t(m.U + m.I) * size_t(cfg.dim);
-        for (const char* s : {"ego", "adam_m", "adam_v"})
-            TG_CHECK(r.state.count(s) && r.state[s].size() == ND, opt.out, ": checkpoint lacks state '", s,
-                     "' of ", ND, " floats (was it saved by `train`?)");
-        m.E0 = r.state["ego"];
+        const size_t NP = r.state.count("params") ? r.state["params"].size() : 0;
+        TG_CHECK(NP > 0, opt.out, ": checkpoint has no training state (was it saved by `train`?)");
+        for (const char* s : {"adam_m", "adam_v"})
+            TG_CHECK(r.state.count(s) && r.state[s].size() == NP, opt.out, ": checkpoint state '", s,
+                     "' does not match the ", NP, " parameters");
+        param_vec(m) = r.state["params"];
         m.adam.lr = cfg.lr;
         m.adam.m = r.state["adam_m"];
         m.adam.v = r.state["adam_v"];
@@ -131,17 +162,17 @@ Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
         std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint)\n", opt.out.c_str(),
                      (long long)m.epoch);
     } else {
-        m.init(ds.train, opt.cfg);
+        init_model(m, ds.train, opt);
     }
     MetricsLog log(log_path, !opt.resume);
     Metrics last;
     const auto wall0 = Clock::now();
     const int64_t nb = m.batches_per_epoch();
     if (!opt.quiet)
-        std::printf("lightgcn: %lld users, %lld items, %lld interactions; dim %d, %d layers, batch %lld (%lld "
+        std::printf("%s: %lld users, %lld items, %lld interactions; dim %d, %d layers, batch %lld (%lld "
                     "batches/epoch), lr %g, reg %g\n",
-                    (long long)m.U, (long long)m.I, (long long)m.R.nnz(), m.cfg.dim, m.cfg.layers,
-                    (long long)m.cfg.batch, (long long)nb, m.cfg.lr, m.cfg.reg);
+                    kind.c_str(), (long long)m.U, (long long)m.I, (long long)m.R.nnz(), base_cfg(m).dim,
+                    base_cfg(m).layers, (long long)base_cfg(m).batch, (long long)nb, base_cfg(m).lr, base_cfg(m).reg);
     while (m.epoch < opt.epochs) {
         const auto t0 = Clock::now();
         ProgressBar bar(str("epoch ", m.epoch + 1, "/", opt.epochs), nb);
@@ -160,7 +191,7 @@ Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
         const bool final_epoch = m.epoch >= opt.epochs || out_of_time;
         const bool eval_now = has_test && ((opt.eval_every > 0 && m.epoch % opt.eval_every == 0) || final_epoch);
         if (eval_now) {
-            last = eval_lightgcn(ds, m);
+            last = eval_bpr_model(ds, m);
             line += "," + metrics_fields(last);
         }
         log.write(line + "}");
@@ -172,8 +203,8 @@ Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
             std::fflush(stdout);
         }
         if (final_epoch || (opt.save_every > 0 && m.epoch % opt.save_every == 0)) {
-            save_lightgcn(ds, m, opt.out, train_seconds, eval_now ? &last : nullptr);
-            draw_curves(log_path, curve_path, loss_path, "LightGCN");
+            save_bpr_model(ds, m, kind, opt.out, train_seconds, eval_now ? &last : nullptr);
+            draw_curves(log_path, curve_path, loss_path, title);
         }
         if (out_of_time) {
             std::fprintf(stderr, "stopping after %.1f minutes (--max-minutes); continue with --resume\n",
@@ -181,7 +212,7 @@ Metrics train_lightgcn(const Dataset& ds, const TrainOptions& opt) {
             break;
         }
     }
-    if (last.n_users == 0 && has_test) last = eval_lightgcn(ds, m);
+    if (last.n_users == 0 && has_test) last = eval_bpr_model(ds, m);
     return last;
 }
 
@@ -226,10 +257,9 @@ Metrics train_closed_form(const Dataset& ds, const TrainOptions& opt) {
 Metrics train_model(const Dataset& ds, const TrainOptions& opt) {
     TG_CHECK(!opt.out.empty(), "train: an output model file is required (-o FILE)");
     TG_CHECK(ds.train.nnz() > 0, "train: ", ds.source, " has no training interactions");
-    if (opt.model == "lightgcn") return train_lightgcn(ds, opt);
+    if (opt.model == "lightgcn") return train_bpr<LightGcn>(ds, opt);
+    if (opt.model == "gcn" || opt.model == "gat") return train_bpr<Gnn>(ds, opt);
     if (opt.model == "svd" || opt.model == "pop") return train_closed_form(ds, opt);
-    if (opt.model == "gcn" || opt.model == "gat")
-        TG_FAIL("train: model '", opt.model, "' is not implemented yet (available: lightgcn, svd, pop)");
     TG_FAIL("train: unknown model '", opt.model, "' (expected lightgcn, gcn, gat, svd or pop)");
 }
 

@@ -1,11 +1,11 @@
 // trainer.h — train a recommender on a Dataset: epochs, evaluation, metrics log, curves, checkpoints.
 //
 // train_model() is what `tastegraph train` runs:
-//   lightgcn   (and the other embedding models) epoch loop: batches of BPR triples, a progress bar on
+//   lightgcn, gcn, gat   epoch loop: batches of BPR triples, a progress bar on
 //              stderr, one metrics.jsonl line per epoch ({"epoch", "loss", "epoch_seconds",
 //              "train_seconds", and the test metrics every eval_every epochs}), the SVG curves redrawn
 //              from the whole log, and the model file rewritten atomically every save_every epochs
-//              with the full training state (ego embeddings, Adam moments and step, epoch, config).
+//              with the full training state (parameters, Adam moments and step, epoch, config).
 //              resume = true continues from that file: sampling is keyed by (seed, epoch, sample), so
 //              a resumed run is bit-identical to an uninterrupted one.
 //   svd, pop   closed form: computed once, evaluated, saved.
@@ -22,13 +22,14 @@
 namespace tg::graph {
 
 struct TrainOptions {
-    std::string model = "lightgcn";  // lightgcn | svd | pop (gcn, gat: see gnn.h when present)
+    std::string model = "lightgcn";  // lightgcn | gcn | gat | svd | pop
     LightGcnConfig cfg;              // dim (also the SVD rank), layers, lr, reg, batch, seed
     int64_t epochs = 100;            // total epochs (a resumed run continues up to this number)
     int64_t eval_every = 1;          // evaluate on the test split every N epochs (0 = only at the end)
     int64_t save_every = 1;          // checkpoint every N epochs (and always at the end)
     double max_minutes = 0;          // stop cleanly (checkpoint saved) after this wall time; 0 = no limit
-    int svd_oversample = 10, svd_power_iters = 4;
+    int heads = 4;                   // GAT attention heads
+    int svd_oversample = 16, svd_power_iters = 8;
     std::string out;                 // model file (required)
     std::string metrics_path;        // default: out + ".metrics.jsonl"
     std::string curve_path;          // default: out + ".curve.svg" (loss: out + ".loss.svg")

@@ -24,7 +24,7 @@ input:
   --graph FILE        graph file from `tastegraph graph build` (or a LightGCN directory)
   --data DIR          LightGCN split directory (train.txt + test.txt)
 model:
-  --model M           lightgcn | svd | pop   (gcn, gat: not implemented yet)
+  --model M           lightgcn | gcn | gat | svd | pop
   --dim N             embedding width / SVD rank (default 64)
   --layers K          LightGCN propagation layers (default 3)
   --epochs N          total epochs (default 100; --resume continues up to N)
@@ -32,7 +32,8 @@ model:
   --batch B           BPR triples per batch (default 2048)
   --reg X             L2 weight on the batch's ego embeddings (default 1e-4)
   --seed S            initialization and sampling seed (default 2020)
-  --power-iters Q     PureSVD power iterations (default 4); --oversample P (default 10)
+  --heads H           GAT attention heads (default 4; dim must be a multiple)
+  --power-iters Q     PureSVD power iterations (default 8); --oversample P (default 16)
 training:
   --eval-every N      evaluate on the test split every N epochs (default 1; 0 = at the end only)
   --save-every N      checkpoint every N epochs (default 1)
@@ -61,8 +62,9 @@ int cmd_train(tg::cli::Args& a) {
     o.cfg.batch = a.int_or({"--batch"}, 2048);
     o.cfg.reg = float(a.double_or({"--reg"}, 1e-4));
     o.cfg.seed = uint64_t(a.int_or({"--seed"}, 2020));
-    o.svd_power_iters = int(a.int_or({"--power-iters"}, 4));
-    o.svd_oversample = int(a.int_or({"--oversample"}, 10));
+    o.heads = int(a.int_or({"--heads"}, 4));
+    o.svd_power_iters = int(a.int_or({"--power-iters"}, 8));
+    o.svd_oversample = int(a.int_or({"--oversample"}, 16));
     o.eval_every = a.int_or({"--eval-every"}, 1);
     o.save_every = a.int_or({"--save-every"}, 1);
     o.max_minutes = a.double_or({"--max-minutes"}, 0);
@@ -84,4 +86,4 @@ int cmd_train(tg::cli::Args& a) {
 
 }  // namespace
 
-TG_COMMAND("train", "train a recommender (LightGCN, PureSVD, popularity) on a graph or LightGCN split", cmd_train);
+TG_COMMAND("train", "train a recommender (LightGCN, GCN, GAT, PureSVD, popularity) on a graph or LightGCN split", cmd_train);

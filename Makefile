@@ -42,23 +42,23 @@ bench-bert: build
 bench-graph: build
 	./$(BUILD)/bench_graph
 
-# Fuzzing (tools/fuzz): builds fuzz_safetensors, fuzz_json and fuzz_csv with clang++ and
+# Fuzzing (tools/fuzz): builds fuzz_safetensors, fuzz_json, fuzz_csv and fuzz_npy with clang++ and
 # -fsanitize=fuzzer,address,undefined into $(FUZZ_BUILD)/ and runs each for FUZZ_SECONDS (one core each,
 # one after the other); the corpora grow in $(FUZZ_BUILD)/corpus_<name>, crashes land in $(FUZZ_BUILD)/.
 # Needs clang and libFuzzer; on Debian: apt-get install -y clang-14 libclang-rt-14-dev. Not run by CI.
 FUZZ_SECONDS ?= 60
 FUZZ_CXX ?= clang++
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SRCS = src/tensor/json.cpp src/tensor/io.cpp src/tensor/dtype.cpp src/tensor/safetensors.cpp src/tensor/textio.cpp
+FUZZ_SRCS = src/tensor/json.cpp src/tensor/io.cpp src/tensor/dtype.cpp src/tensor/safetensors.cpp src/tensor/textio.cpp src/tensor/npy.cpp
 .PHONY: fuzz
 fuzz:
 	@mkdir -p $(FUZZ_BUILD)
-	@for t in safetensors json csv; do \
+	@for t in safetensors json csv npy; do \
 	  echo "building $(FUZZ_BUILD)/fuzz_$$t"; \
 	  $(FUZZ_CXX) -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -Isrc tools/fuzz/fuzz_$$t.cpp $(FUZZ_SRCS) -o $(FUZZ_BUILD)/fuzz_$$t || exit 1; \
 	done
-	@for t in safetensors json csv; do \
+	@for t in safetensors json csv npy; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus_$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  ./$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -dict=tools/fuzz/json.dict \

@@ -142,9 +142,15 @@ struct DictParser {
 
 }  // namespace
 
-NpyFile::NpyFile(const std::string& path) : map_(path) {
-    const uint8_t* p = map_.data();
-    size_t n = map_.size();
+NpyFile::NpyFile(const std::string& path) : map_(path) { parse(map_.data(), map_.size(), path); }
+
+NpyFile NpyFile::from_memory(const uint8_t* data, size_t n, std::string name) {
+    NpyFile f;
+    f.parse(data, n, name);
+    return f;
+}
+
+void NpyFile::parse(const uint8_t* p, size_t n, const std::string& path) {
     if (n < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0) throw Error(str(path, ": not a .npy file (bad magic)"));
     int major = p[6];
     size_t hlen, start;

@@ -48,6 +48,8 @@ void save_npy(const std::string& path, const int64_t* data, const std::vector<in
 class NpyFile {
    public:
     explicit NpyFile(const std::string& path);  // mmap + validate
+    // Validate a buffer that the caller keeps alive (tests, fuzzing). `name` is used in messages.
+    static NpyFile from_memory(const uint8_t* data, size_t n, std::string name);
     DType dtype() const { return dtype_; }
     const std::vector<int64_t>& shape() const { return shape_; }
     int64_t numel() const;
@@ -57,6 +59,8 @@ class NpyFile {
     const T* data() const { return reinterpret_cast<const T*>(data_); }
 
    private:
+    NpyFile() = default;
+    void parse(const uint8_t* p, size_t n, const std::string& path);
     MappedFile map_;
     DType dtype_ = DType::f32;
     std::vector<int64_t> shape_;

@@ -30,14 +30,16 @@
 // micro-kernel (and, for AVX-512, a transposing packer). bf16 uses vdpbf16ps on k pairs where the
 // CPU has avx512_bf16; otherwise the packs widen bf16 to f32 and the f32 micro-kernel runs.
 //
-// Scratch memory: packed B (K x N) lives in a buffer of the calling thread, packed A (mc x K) in one
-// buffer per worker thread; both grow to the largest problem seen and are reused across calls.
+// Scratch memory: packed B (K x N) and packed A (mc x K per thread) live in two buffers of the calling
+// thread; they grow to the largest problem seen and are reused across calls.
 #include "tensor/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <type_traits>
 
 #include "tensor/common.h"
@@ -211,28 +213,43 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     const int64_t items = row_blocks * col_groups;
     if (items < nt) nt = int(items);
 
-    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));  // the caller's buffer, shared by the team
+    // Scratch is allocated here, outside the parallel region (an exception must not escape it):
+    // packed B shared by the team, and one mc x K slice of packed A per thread.
+    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));
+    P* Abuf = tl_apack.get<P>(size_t(nt) * size_t(mc * Kp));
     // K blocks of (nearly) equal depth, at most kcmax rounded up to 8: K = 384 is one block of 384
     // rather than 256 + 128. Depends on K only, never on the thread count.
     const int64_t nblocks = (Kp + kcmax - 1) / kcmax;
     const int64_t kc = ((Kp + nblocks - 1) / nblocks + 7) / 8 * 8;
     const int64_t nkb = (Kp + kc - 1) / kc;
+    // B is packed one micro-panel at a time by whichever threads have started: a panel is claimed
+    // with an atomic counter and counted when done. A thread that starts late (the OS ran something
+    // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
+    // the others waiting for it at a barrier.
+    const int64_t npanels = nkb * tiles_n;
+    std::atomic<int64_t> next_panel{0}, panels_done{0};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
-#pragma omp for collapse(2) schedule(dynamic, 4)
-        for (int64_t pb = 0; pb < nkb; pb++)
-            for (int64_t jt = 0; jt < tiles_n; jt++) {
-                const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
-                const int64_t kel = k0 * KPE;  // first k element of the block
-                const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
-                pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
-                           Bp + k0 * Npad + jt * kcb * NR);
-            }
-        // (implicit barrier: all of B is packed before anyone multiplies)
+        for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels;) {
+            const int64_t pb = c / tiles_n, jt = c % tiles_n;
+            const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
+            const int64_t kel = k0 * KPE;  // first k element of the block
+            const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
+            pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
+                       Bp + k0 * Npad + jt * kcb * NR);
+            panels_done.fetch_add(1, std::memory_order_release);
+        }
+        // Panels claimed by other threads may still be in progress: wait for them (acquire: their
+        // writes to Bp are then visible here). Usually this loop does not iterate at all.
+        while (panels_done.load(std::memory_order_acquire) < npanels) std::this_thread::yield();
 
         // 2. Multiply, one work item at a time.
-        P* Ap = tl_apack.get<P>(size_t(mc * Kp));  // this thread's buffer
+#ifdef _OPENMP
+        P* Ap = Abuf + size_t(omp_get_thread_num()) * size_t(mc * Kp);  // this thread's slice
+#else
+        P* Ap = Abuf;
+#endif
 #pragma omp for schedule(dynamic, 1) nowait  // the end of the parallel region is the barrier
         for (int64_t it = 0; it < items; it++) {
             const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);

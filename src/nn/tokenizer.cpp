@@ -823,9 +823,9 @@ BertTokenizer BertTokenizer::from_model_dir(const std::string& dir) {
     std::vector<std::string> added;
     bool have_added = false;
     const std::string tj = dir + "/tokenizer.json", tc = dir + "/tokenizer_config.json", vt = dir + "/vocab.txt";
+    json::Value j;  // tokenizer.json: the WordPiece vocab, the added tokens and the BertNormalizer flags
     if (file_exists(tj)) {
-        // tokenizer.json: the WordPiece vocab, the BertNormalizer flags and the added tokens.
-        json::Value j = json::parse(read_file(tj), tj);
+        j = json::parse(read_file(tj), tj);
         const json::Value* model = j.find("model");
         TG_CHECK(model && model->is_object(), tj, ": no \"model\" object");
         std::string type = model->get_string("type", "");
@@ -842,15 +842,6 @@ BertTokenizer BertTokenizer::from_model_dir(const std::string& dir) {
             t.tokens_[size_t(id)] = tok;
         }
         TG_CHECK(t.tokens_.size() == vocab->obj.size(), tj, ": model.vocab ids are not 0..", vocab->obj.size() - 1);
-        if (const json::Value* n = j.find("normalizer"); n && n->is_object()) {
-            std::string nt = n->get_string("type", "");
-            TG_CHECK(nt == "BertNormalizer", tj, ": normalizer type '", nt, "' is not supported (BertNormalizer only)");
-            opts.clean_text = n->get_bool("clean_text", true);
-            opts.chinese_chars = n->get_bool("handle_chinese_chars", true);
-            opts.lowercase = n->get_bool("lowercase", true);
-            const json::Value* sa = n->find("strip_accents");
-            if (sa && sa->is_bool()) opts.strip_accents = sa->b;
-        }
         if (const json::Value* at = j.find("added_tokens"); at && at->is_array()) {
             have_added = true;
             for (const json::Value& a : at->arr) {
@@ -867,19 +858,36 @@ BertTokenizer BertTokenizer::from_model_dir(const std::string& dir) {
         TG_CHECK(file_exists(vt), dir, ": neither tokenizer.json nor vocab.txt found");
         t.tokens_ = read_vocab_txt(vt);
     }
+    // Which options win (checked against transformers 5 AutoTokenizer on tests/fixtures/tokenizer/models/):
+    // with a tokenizer_config.json naming a BERT tokenizer class (or naming none: config.json then says "bert"),
+    // transformers builds BertTokenizer(**config), whose constructor replaces tokenizer.json's normalizer with one
+    // made from do_lower_case / strip_accents / tokenize_chinese_chars, taking BertTokenizer's defaults (True /
+    // None / True) for missing keys. Otherwise tokenizer.json's BertNormalizer is used as it is.
+    bool bert_config = false;
+    json::Value cfg;
     if (file_exists(tc)) {
-        // tokenizer_config.json: transformers builds BertTokenizer(**config), whose constructor replaces the
-        // tokenizer.json normalizer with one made from do_lower_case / strip_accents / tokenize_chinese_chars,
-        // taking BertTokenizer's defaults (True / None / True) for the keys the file lacks.
-        json::Value c = json::parse(read_file(tc), tc);
-        opts.lowercase = c.get_bool("do_lower_case", true);
-        opts.chinese_chars = c.get_bool("tokenize_chinese_chars", true);
-        opts.strip_accents.reset();
-        if (const json::Value* v = c.find("strip_accents"); v && v->is_bool()) opts.strip_accents = v->b;
-        if (const json::Value* v = c.find("model_max_length"); v && v->is_number()) {
+        cfg = json::parse(read_file(tc), tc);
+        std::string cls = cfg.get_string("tokenizer_class", "");
+        bert_config = cls.empty() || cls.find("Bert") != std::string::npos;
+        if (const json::Value* v = cfg.find("model_max_length"); v && v->is_number()) {
             // HF writes a huge sentinel (1e30) when the model has no limit: keep our default then.
             if (v->num > 0 && v->num < 1e9) opts.max_len = int64_t(v->num);
         }
+    }
+    if (bert_config) {
+        opts.lowercase = cfg.get_bool("do_lower_case", true);
+        opts.chinese_chars = cfg.get_bool("tokenize_chinese_chars", true);
+        opts.strip_accents.reset();
+        if (const json::Value* v = cfg.find("strip_accents"); v && v->is_bool()) opts.strip_accents = v->b;
+    } else if (j.is_object()) {
+        const json::Value* n = j.find("normalizer");
+        TG_CHECK(n && n->is_object(), tj, ": no normalizer (a BERT tokenizer has a BertNormalizer)");
+        std::string nt = n->get_string("type", "");
+        TG_CHECK(nt == "BertNormalizer", tj, ": normalizer type '", nt, "' is not supported (BertNormalizer only)");
+        opts.clean_text = n->get_bool("clean_text", true);
+        opts.chinese_chars = n->get_bool("handle_chinese_chars", true);
+        opts.lowercase = n->get_bool("lowercase", true);
+        if (const json::Value* sa = n->find("strip_accents"); sa && sa->is_bool()) opts.strip_accents = sa->b;
     }
     const std::string sb = dir + "/sentence_bert_config.json";
     if (file_exists(sb)) {

@@ -234,6 +234,9 @@ TINY_MODELS = {
     # BertTokenizer's defaults (do_lower_case=True, strip_accents=None) for keys it lacks
     "json_config": dict(json=dict(lowercase=False, strip_accents=False),
                         config={"tokenizer_class": "BertTokenizer", "model_max_length": 16}),
+    # a non-BERT tokenizer class: transformers keeps tokenizer.json's normalizer
+    "json_generic_class": dict(json=dict(lowercase=False, strip_accents=False),
+                               config={"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 64}),
     "vocab_config": dict(json=None, config={"tokenizer_class": "BertTokenizer", "do_lower_case": False,
                                             "strip_accents": True, "model_max_length": 1000000000000000019884624838656}),
     # sentence-transformers lowercases the text itself (Python str.lower, with the final-sigma rule)

@@ -159,7 +159,8 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         m.adam.t = c.get_int("adam_t", 0);
         m.epoch = c.get_int("epoch", 0);
         train_seconds = c.get_number("train_seconds", 0);
-        std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint)\n", opt.out.c_str(),
+        if (!opt.quiet)
+            std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint)\n", opt.out.c_str(),
                      (long long)m.epoch);
     } else {
         init_model(m, ds.train, opt);

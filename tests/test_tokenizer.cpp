@@ -7,6 +7,10 @@
 //                batch), and real sentences from ../shared/data stored as (file, row, field, FNV-1a hash of the
 //                text) because the data may not be copied: the test re-reads the text and checks the hash.
 //   unicode.txt  per code point, what HF's normalizer steps and pre-tokenizer do (exceptions only).
+//   offsets.jsonl  HF offset_mapping, converted to UTF-8 byte ranges.
+//   models/      tiny model directories (our own vocabulary): which of tokenizer.json / tokenizer_config.json /
+//                sentence_bert_config.json wins, as transformers' AutoTokenizer decides.
+// The CLI test runs the tastegraph binary that sits next to tg_tests.
 // Agreement must be 100%; the first mismatch prints the text and both token sequences around the difference.
 // Everything that needs ../shared skips with a message when it is absent.
 #include <doctest/doctest.h>

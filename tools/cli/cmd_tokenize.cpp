@@ -32,12 +32,14 @@ one output line per input line.
                         strings (of ids with --ids). Without it, output is space-separated.
 
 Special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], or a tokenizer.json's added tokens) are recognised in the
-raw text. Nothing is truncated.
+raw text. Nothing is truncated. Lines are split on '\n' only; a '\r' before it is whitespace and changes
+nothing. Invalid UTF-8 bytes are read as U+FFFD, which the BERT normalizer drops.
 
 examples:
   echo "Héllo, wörld!" | tastegraph tokenize --vocab ../shared/models/bert-base-uncased/vocab.txt
       hello , world !
-  echo '"我爱北京"' | tastegraph tokenize -m weights/bge-small-zh --jsonl --ids --specials
+  echo '"我爱北京 [MASK]"' | tastegraph tokenize -m weights/all-MiniLM-L6-v2 --jsonl --ids --specials
+      [101,1855,100,1781,1755,103,102]
 )";
 
 bool parse_bool01(const std::string& opt, const std::string& v) {

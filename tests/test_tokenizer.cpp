@@ -555,3 +555,30 @@ TEST_CASE("tokenizer: tastegraph tokenize command line") {
         CHECK(rc != 0);
     }
 }
+
+TEST_CASE("tokenizer: a real model directory (weights/all-MiniLM-L6-v2) matches the uncased HF expectations") {
+    // all-MiniLM-L6-v2 ships tokenizer.json + tokenizer_config.json (BertTokenizer, do_lower_case) + the
+    // bert-base-uncased vocabulary, so its ids must equal the fixture's "uncased" ones. Skips without `make weights`.
+    const std::string dir = tg::test::source_dir() + "/weights/all-MiniLM-L6-v2";
+    if (!tg::file_exists(dir + "/tokenizer.json") && !tg::file_exists(dir + "/vocab.txt")) {
+        MESSAGE("skipping: ", dir, " not found (make weights)");
+        return;
+    }
+    BertTokenizer tok = BertTokenizer::from_model_dir(dir);
+    CHECK(tok.vocab_size() == 30522);
+    CHECK(tok.options().lowercase);
+    CHECK(tok.options().max_len == 256);  // sentence_bert_config.json max_seq_length
+    CHECK(tok.cls_id == 101);
+    CHECK(tok.sep_id == 102);
+    const auto lines = split_lines(tg::read_file(tg::test::fixture("tokenizer/cases.jsonl")));
+    int64_t n = 0;
+    for (size_t ln = 1; ln < lines.size(); ln++) {
+        tg::json::Value c = tg::json::parse(lines[ln], "cases.jsonl");
+        const tg::json::Value* t = c.find("text");
+        const tg::json::Value* ids = c.find("ids");
+        if (!t || !ids || !ids->find("uncased")) continue;
+        REQUIRE(same_ids(tok, "all-MiniLM-L6-v2", t->s, int_array(*ids->find("uncased")), tok.ids(t->s)));
+        n++;
+    }
+    CHECK(n >= 80);
+}

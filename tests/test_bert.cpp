@@ -187,6 +187,17 @@ TEST_CASE("bert tiny: every layer, pooler and poolings match PyTorch (f32), bf16
         CHECK(d1.max_abs < 1e-5);
     }
 
+    // Results do not depend on the thread count (every output element has one writer, fixed order).
+    {
+        const int saved = num_threads();
+        set_num_threads(1);
+        BertWorkspace ws_1t;
+        bert.forward(in, ws_1t);
+        set_num_threads(saved);
+        CHECK(std::memcmp(ws_1t.hidden(), ws.hidden(), size_t(T * C) * 4) == 0);
+        CHECK(std::memcmp(ws_1t.pooler(), ws.pooler(), size_t(B * C) * 4) == 0);
+    }
+
     // bf16: weights converted at load, f32 accumulation
     BertEncoder bert16 = BertEncoder::load(dir, DType::bf16);
     BertWorkspace ws16;
@@ -222,6 +233,9 @@ TEST_CASE("bert tiny: tokenizer ids of the fixture texts, and errors") {
     std::vector<int32_t> ids(size_t(bert.dims().P + 1), 5);
     too_long.add(ids.data(), nullptr, int64_t(ids.size()));
     CHECK_THROWS_WITH_AS(bert.forward(too_long, ws), doctest::Contains("positions"), Error);
+    PackedBatch empty_seq;
+    empty_seq.add(big, nullptr, 0);
+    CHECK_THROWS_WITH_AS(bert.forward(empty_seq, ws), doctest::Contains("has 0 tokens"), Error);
     CHECK_THROWS_AS(BertEncoder::load(dir + "/no-such-dir"), Error);
 }
 

@@ -372,8 +372,8 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
              " tokens by its offsets but ", in.ids.size(), " ids and ", in.type_ids.size(), " type ids");
     for (int64_t b = 0; b < B; b++) {
         const int64_t len = in.offsets[size_t(b + 1)] - in.offsets[size_t(b)];
-        TG_CHECK(len >= 0 && len <= d.P, "BERT forward: sequence ", b, " has ", len,
-                 " tokens; the model has ", d.P, " positions (truncate the input)");
+        TG_CHECK(len >= 1 && len <= d.P, "BERT forward: sequence ", b, " has ", len, " tokens; it needs 1 to ", d.P,
+                 " (the model's positions: truncate the input)");
     }
     for (int64_t t = 0; t < T; t++) {
         TG_CHECK(in.ids[size_t(t)] >= 0 && in.ids[size_t(t)] < d.V, "BERT forward: token id ", in.ids[size_t(t)],
@@ -398,7 +398,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     };
     float* x = ws.x_.data();
     float* h = ws.h_.data();
-    if (T == 0) return;
+    if (B == 0) return;
 
     // ---- embeddings: h[t] = word[id] + pos[t - start of its sequence] + type[tt]; x = LayerNorm(h)
     const int64_t* off = in.offsets.data();
@@ -435,12 +435,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     if (want_pooler && d.has_pooler) {
         grow(ws.cls_, B * C);
         grow(ws.pool_, B * C);
-        for (int64_t b = 0; b < B; b++) {
-            if (off[b + 1] > off[b])
-                std::memcpy(ws.cls_.data() + b * C, x + off[b] * C, size_t(C) * 4);
-            else
-                std::fill(ws.cls_.data() + b * C, ws.cls_.data() + (b + 1) * C, 0.0f);
-        }
+        for (int64_t b = 0; b < B; b++) std::memcpy(ws.cls_.data() + b * C, x + off[b] * C, size_t(C) * 4);
         linear(ws.pool_.data(), ws.cls_.data(), pooler_, B, nullptr, ws);
         vtanh(ws.pool_.data(), ws.pool_.data(), B * C);
     }

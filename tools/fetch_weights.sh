@@ -37,6 +37,8 @@ verify() {  # verify DIR: size + sha256 of DIR/model.safetensors and presence of
 if verify "$DEST" 2>/dev/null; then
     echo "fetch_weights: $DEST already present (sha256 ok)"
     exit 0
+elif [[ -e $DEST/model.safetensors ]]; then
+    echo "fetch_weights: existing $DEST/model.safetensors fails verification; fetching it again" >&2
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tg_weights.XXXXXX")

@@ -6,9 +6,11 @@
 //   1. added (special) tokens are matched on the RAW text, leftmost-longest: "a[MASK]b" -> a | [MASK] | b.
 //      With a bare vocab.txt these are [PAD] [UNK] [CLS] [SEP] [MASK] (those present in the vocab).
 //   2. BertNormalizer on each remaining piece, in this order:
-//        clean_text     drop U+0000, U+FFFD and "other" characters (Cc, Cf, Co, Cs and unassigned Cn, except
-//                       \t \n \r); every White_Space character becomes ' '
-//        chinese_chars  put spaces around CJK ideographs (the fixed block list of BERT's _is_chinese_char)
+//        clean_text     drop U+0000, U+FFFD and control / format / private-use characters (Cc, Cf, Co as HF's
+//                       Unicode tables have them) except \t \n \r; unassigned code points are KEPT (the Rust
+//                       crate's "other" excludes Cn); every White_Space character becomes ' '
+//        chinese_chars  put spaces around CJK ideographs (BERT's _is_chinese_char blocks, with the Rust port's
+//                       0x2B920 start of the last extension block, so U+2B820..U+2B91F are not split)
 //        strip_accents  NFD, then drop nonspacing marks (Mn) — on when strip_accents is true, or when it is
 //                       unset and lowercase is on (original BERT behaviour)
 //        lowercase      full per-character lowercase (U+0130 'İ' -> "i̇"; 'Σ' -> 'σ' always: no final-sigma rule)
@@ -19,10 +21,12 @@
 //   5. encode(): [CLS] A [SEP] (B [SEP]), token_type_ids 0 for A and 1 for B, truncation "longest_first",
 //      right padding with [PAD], attention mask 1 on real tokens.
 //
-// Unicode data: categories, NFD and case mapping come from utf8proc. Where the Rust crates HF uses ship older
-// Unicode tables than utf8proc (so a character assigned since is still "unassigned" for HF and is removed by
-// clean_text), tokenizer.cpp carries the difference as an explicit table; tools/ref/tokenizer_reference.py
-// regenerates the fixture that checks every code point.
+// Unicode data: categories, NFD and case mapping come from utf8proc. The Rust crates HF uses ship other Unicode
+// versions (categories: nothing assigned after Unicode 8.0, so e.g. newer format characters are kept and newer
+// punctuation is not split; case mapping: newer than utf8proc's). tokenizer.cpp carries every difference as an
+// explicit table (`tools/ref/tokenizer_reference.py tables` regenerates them) and the test checks all 1,112,064
+// code points against HF. Differences from the transformers Python wrapper: a pair whose second text is "" keeps
+// its [SEP] (as the tokenizers library and transformers' batch call do; its single call drops the pair).
 //
 // Thread safety: a BertTokenizer is immutable after construction; every method is const and may be called from
 // many threads at once (scratch buffers are thread_local).

@@ -10,11 +10,16 @@
 #include "nn/model_config.h"
 #include "nn/tokenizer.h"
 #include "tensor/common.h"
+#include "tensor/cpu_isa.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
 #include "tensor/safetensors.h"
 
 namespace tg {
+
+namespace detail {
+void cast_bf16_avx512(uint16_t* out, const float* inp, int64_t n);  // bert_cast_avx512.cpp
+}
 
 // ================================================================================================
 // Packed batches
@@ -129,7 +134,9 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 // bf16 bit patterns, round to nearest even (NaN handling of f32_to_bf16 not needed for finite weights and
 // activations; a NaN input still gives a NaN because its mantissa stays non-zero after rounding up).
+// The AVX-512 build of the same loop (bert_cast_avx512.cpp) is used when the CPU has it.
 void cast_bf16(uint16_t* out, const float* inp, int64_t n) {
+    if (cpu_isa() == Isa::avx512) return detail::cast_bf16_avx512(out, inp, n);
 #pragma omp parallel for schedule(static) if (n >= (1 << 16))
     for (int64_t i0 = 0; i0 < n; i0 += 4096) {
         const int64_t i1 = std::min(n, i0 + 4096);

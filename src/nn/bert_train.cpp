@@ -1,0 +1,156 @@
+// bert_train.cpp — the trainable BERT encoder (see bert_train.h): parameters under HuggingFace names,
+// forward written with autograd ops so the backward comes from the ops' recorded closures.
+#include "nn/bert_train.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "tensor/rng.h"
+#include "tensor/safetensors.h"
+
+namespace tg::nn {
+
+namespace {
+std::string layer_name(int64_t l, const char* rest) { return "encoder.layer." + std::to_string(l) + "." + rest; }
+}  // namespace
+
+BertTrainable::BertTrainable(const BertConfig& cfg, uint64_t seed, bool with_pooler) : cfg_(cfg) {
+    const int64_t V = cfg.vocab_size, C = cfg.hidden_size, I = cfg.intermediate_size, P = cfg.max_position_embeddings,
+                  TV = cfg.type_vocab_size;
+    TG_CHECK(V > 0 && C > 0 && I > 0 && P > 0 && TV > 0 && cfg.num_attention_heads > 0 &&
+                 C % cfg.num_attention_heads == 0,
+             "BertTrainable: bad config ", cfg.path, " (V ", V, ", C ", C, ", NH ", cfg.num_attention_heads, ")");
+    uint64_t s = seed * 1000;
+    auto mat = [&](const std::string& n, Shape shape) {
+        return register_parameter(n, Tensor::randn(shape, ++s, 0.02f));
+    };
+    auto zeros = [&](const std::string& n, int64_t k) { return register_parameter(n, Tensor::zeros({k})); };
+    auto ones = [&](const std::string& n, int64_t k) { return register_parameter(n, Tensor::ones({k})); };
+    word_ = mat("embeddings.word_embeddings.weight", {V, C});
+    pos_ = mat("embeddings.position_embeddings.weight", {P, C});
+    type_ = mat("embeddings.token_type_embeddings.weight", {TV, C});
+    ln_emb_w_ = ones("embeddings.LayerNorm.weight", C);
+    ln_emb_b_ = zeros("embeddings.LayerNorm.bias", C);
+    for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+        Layer y;
+        auto n = [&](const char* r) { return layer_name(l, r); };
+        y.wq = mat(n("attention.self.query.weight"), {C, C});
+        y.bq = zeros(n("attention.self.query.bias"), C);
+        y.wk = mat(n("attention.self.key.weight"), {C, C});
+        y.bk = zeros(n("attention.self.key.bias"), C);
+        y.wv = mat(n("attention.self.value.weight"), {C, C});
+        y.bv = zeros(n("attention.self.value.bias"), C);
+        y.wo = mat(n("attention.output.dense.weight"), {C, C});
+        y.bo = zeros(n("attention.output.dense.bias"), C);
+        y.ln1_w = ones(n("attention.output.LayerNorm.weight"), C);
+        y.ln1_b = zeros(n("attention.output.LayerNorm.bias"), C);
+        y.w1 = mat(n("intermediate.dense.weight"), {I, C});
+        y.b1 = zeros(n("intermediate.dense.bias"), I);
+        y.w2 = mat(n("output.dense.weight"), {C, I});
+        y.b2 = zeros(n("output.dense.bias"), C);
+        y.ln2_w = ones(n("output.LayerNorm.weight"), C);
+        y.ln2_b = zeros(n("output.LayerNorm.bias"), C);
+        layers_.push_back(y);
+    }
+    if (with_pooler) {
+        pool_w_ = mat("pooler.dense.weight", {C, C});
+        pool_b_ = zeros("pooler.dense.bias", C);
+    }
+}
+
+std::unique_ptr<BertTrainable> BertTrainable::load(const std::string& model_dir) {
+    const ModelFiles mf = load_model_dir(model_dir);
+    auto m = std::make_unique<BertTrainable>(mf.config, 0, true);
+    m->hidden_dropout = 0.1f;
+    m->attention_dropout = 0.1f;
+    m->load_weights(mf.weights, false);
+    return m;
+}
+
+int64_t BertTrainable::load_weights(const std::string& path, bool require_pooler) {
+    const SafeTensorsFile f(path);
+    std::string prefix;
+    if (f.find("bert.embeddings.word_embeddings.weight")) prefix = "bert.";
+    int64_t n = 0;
+    for (auto& [name, p] : named_parameters()) {
+        const SafeTensor* st = f.find(prefix + name);
+        if (!st && name.rfind("pooler.", 0) == 0 && !require_pooler) continue;  // keeps its random init
+        TG_CHECK(st, path, ": no tensor '", prefix + name, "'");
+        TG_CHECK(st->shape == p.shape(), path, ": tensor '", st->name, "': shape ", shape_str(st->shape), ", expected ",
+                 shape_str(p.shape()));
+        TG_CHECK(st->dtype == DType::f32 || st->dtype == DType::bf16 || st->dtype == DType::f16, path, ": tensor '",
+                 st->name, "': dtype ", dtype_name(st->dtype), " is not a float type");
+        Tensor tmp = Tensor::empty(st->shape, st->dtype);  // aligned copy (the mapping may be unaligned)
+        std::memcpy(tmp.raw_data(), st->data, st->nbytes);
+        p.copy_(tmp);
+        ++n;
+    }
+    return n;
+}
+
+std::vector<std::pair<std::string, Tensor>> BertTrainable::hf_tensors(bool bert_prefix) const {
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (auto& [name, p] : named_parameters()) out.emplace_back((bert_prefix ? "bert." : "") + name, p.detach());
+    return out;
+}
+
+Tensor BertTrainable::drop(const Tensor& x, float p) const {
+    if (!training() || p == 0.0f) return x;
+    return dropout(x, p, true, default_generator().next_seed());
+}
+
+Tensor mask_to_f32(const Tensor& mask) {
+    Tensor m = mask.to(DType::f32);
+    return m.is_contiguous() ? m : m.contiguous();
+}
+
+Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tensor& type_ids) const {
+    TG_CHECK(ids.dim() == 2 && mask.shape() == ids.shape() && type_ids.shape() == ids.shape(),
+             "BertTrainable::forward: ids ", ids.str(), ", mask ", mask.str(), ", type_ids ", type_ids.str(),
+             " must all be [B, T]");
+    const int64_t B = ids.size(0), T = ids.size(1), C = cfg_.hidden_size, NH = cfg_.num_attention_heads, D = C / NH;
+    TG_CHECK(T <= cfg_.max_position_embeddings, "BertTrainable::forward: length ", T, " > max_position_embeddings ",
+             cfg_.max_position_embeddings);
+    const float eps = float(cfg_.layer_norm_eps);
+
+    // embeddings: [B,T,C] + [T,C] (broadcast over B) + [B,T,C]
+    Tensor pos_ids = Tensor::arange(T, DType::i64);
+    Tensor x = embedding(word_, ids) + embedding(pos_, pos_ids) + embedding(type_, type_ids);
+    x = drop(layer_norm(x, ln_emb_w_, ln_emb_b_, eps), hidden_dropout);
+
+    // additive padding mask [B, 1, 1, T]: 0 for real keys, -1e9 for padding (exp underflows to exactly 0)
+    Tensor madd = (mask_to_f32(mask) - 1.0f) * 1e9f;
+    madd = madd.detach().reshape({B, 1, 1, T});
+    const float scale = 1.0f / std::sqrt(float(D));
+    auto heads = [&](const Tensor& y) { return y.reshape({B, T, NH, D}).permute({0, 2, 1, 3}); };  // [B,NH,T,D]
+
+    for (const Layer& y : layers_) {
+        Tensor q = heads(linear(x, y.wq, y.bq)), k = heads(linear(x, y.wk, y.bk)), v = heads(linear(x, y.wv, y.bv));
+        Tensor s = matmul(q, k.transpose(-1, -2)) * scale;          // [B, NH, T, T]
+        Tensor a = drop(softmax(s, madd), attention_dropout);
+        Tensor ctx = matmul(a, v).permute({0, 2, 1, 3}).reshape({B, T, C});
+        x = layer_norm(drop(linear(ctx, y.wo, y.bo), hidden_dropout) + x, y.ln1_w, y.ln1_b, eps);
+        Tensor f = gelu(linear(x, y.w1, y.b1), cfg_.gelu_tanh());
+        x = layer_norm(drop(linear(f, y.w2, y.b2), hidden_dropout) + x, y.ln2_w, y.ln2_b, eps);
+    }
+    return x;
+}
+
+Tensor BertTrainable::pooler(const Tensor& hidden) const {
+    TG_CHECK(has_pooler(), "BertTrainable::pooler: the model has no pooler");
+    return tanh(linear(hidden.select(1, 0), pool_w_, pool_b_));
+}
+
+Tensor BertTrainable::pool(const Tensor& hidden, const Tensor& mask, PoolMode mode) const {
+    if (mode == PoolMode::cls) return hidden.select(1, 0);
+    const int64_t B = hidden.size(0), T = hidden.size(1);
+    Tensor m = mask_to_f32(mask).reshape({B, T, 1});
+    if (mode == PoolMode::mean) {
+        Tensor cnt = clamp_min(sum(m, {1}), 1.0f);                  // [B, 1]
+        return sum(hidden * m, {1}) / cnt;                           // [B, C]
+    }
+    // max: padding pushed to -1e9 so it never wins (every sequence has at least [CLS])
+    return max(hidden + (m - 1.0f) * 1e9f, 1);
+}
+
+}  // namespace tg::nn

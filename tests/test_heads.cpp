@@ -1,0 +1,198 @@
+// test_heads.cpp — task heads and loss balancing (nn/heads.h) against hand-written double-precision
+// formulas and finite differences.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "nn/finetune.h"
+#include "nn/heads.h"
+#include "tensor/io.h"
+#include "tensor/json.h"
+#include "tensor/textio.h"
+#include "test_util.h"
+
+using namespace tg;
+
+namespace {
+
+// Central difference of f() w.r.t. element i of t (f32 data, eps chosen for O(1) losses of few terms).
+double fd(const Tensor& t, int64_t i, const std::function<double()>& f, float eps = 1e-2f) {
+    float* w = t.data<float>();
+    const float w0 = w[i];
+    NoGradGuard ng;
+    w[i] = w0 + eps;
+    const double fp = f();
+    w[i] = w0 - eps;
+    const double fm = f();
+    w[i] = w0;
+    return (fp - fm) / (2.0 * eps);
+}
+
+}  // namespace
+
+TEST_CASE("heads: InfoNCE matches the double-precision formula and finite differences") {
+    const int64_t B = 4, C = 5;
+    const float tau = 0.1f;
+    Tensor a = Tensor::from_vector(test::rand_vec(B * C, 1), {B, C}).set_requires_grad(true);
+    Tensor b = Tensor::from_vector(test::rand_vec(B * C, 2), {B, C}).set_requires_grad(true);
+    // reference: L = mean_i [ -S_ii + log Σ_j exp S_ij ],  S_ij = cos(a_i, b_j) / τ
+    auto ref = [&]() {
+        const std::vector<float> av = a.to_vector(), bv = b.to_vector();
+        double L = 0;
+        for (int64_t i = 0; i < B; ++i) {
+            std::vector<double> S(B);
+            for (int64_t j = 0; j < B; ++j) {
+                double d = 0, na = 0, nb = 0;
+                for (int64_t c = 0; c < C; ++c) {
+                    d += double(av[i * C + c]) * bv[j * C + c];
+                    na += double(av[i * C + c]) * av[i * C + c];
+                    nb += double(bv[j * C + c]) * bv[j * C + c];
+                }
+                S[j] = d / std::sqrt(na * nb) / tau;
+            }
+            double lse = 0;
+            for (double x : S) lse += std::exp(x);
+            L += std::log(lse) - S[i];
+        }
+        return L / B;
+    };
+    Tensor L = nn::info_nce(a, b, tau);
+    CHECK(L.item() == doctest::Approx(ref()).epsilon(1e-5));
+    L.backward();
+    for (int64_t i : {0, 7, 13, 19}) {
+        const double fa = fd(a, i, [&] { return nn::info_nce(a, b, tau).item(); });
+        const double fb = fd(b, i, [&] { return nn::info_nce(a, b, tau).item(); });
+        CHECK(a.grad().to_vector()[i] == doctest::Approx(fa).epsilon(2e-2).scale(0.1));
+        CHECK(b.grad().to_vector()[i] == doctest::Approx(fb).epsilon(2e-2).scale(0.1));
+    }
+}
+
+TEST_CASE("heads: uncertainty weighting value and gradients (Kendall et al. 2018)") {
+    nn::LossBalancer bal(nn::LossBalancer::Mode::uncertainty, {"x", "y"}, {});
+    bal.s[0].fill_(0.5f);
+    bal.s[1].fill_(-0.3f);
+    Tensor lx = Tensor::scalar(2.0f).set_requires_grad(true), ly = Tensor::scalar(0.7f).set_requires_grad(true);
+    Tensor L = bal.combine({lx, ly});
+    // L = e^{-0.5}·2 + 0.5 + e^{0.3}·0.7 − 0.3
+    CHECK(L.item() == doctest::Approx(std::exp(-0.5) * 2 + 0.5 + std::exp(0.3) * 0.7 - 0.3).epsilon(1e-6));
+    L.backward();
+    CHECK(bal.s[0].grad().item() == doctest::Approx(1 - std::exp(-0.5) * 2).epsilon(1e-6));  // ∂L/∂s = 1 − e^{−s} L_t
+    CHECK(bal.s[1].grad().item() == doctest::Approx(1 - std::exp(0.3) * 0.7).epsilon(1e-6));
+    CHECK(lx.grad().item() == doctest::Approx(std::exp(-0.5)).epsilon(1e-6));
+    nn::LossBalancer fixed(nn::LossBalancer::Mode::fixed, {"x", "y"}, {1.0f, 0.25f});
+    CHECK(fixed.combine({Tensor::scalar(2.0f), Tensor::scalar(0.8f)}).item() == doctest::Approx(2.2));
+    CHECK(fixed.named_parameters().empty());
+}
+
+TEST_CASE("heads: linear-head losses (multilabel, binary, regression) match hand formulas") {
+    const int64_t B = 3, C = 4, K = 2;
+    Tensor z = Tensor::from_vector(test::rand_vec(B * C, 3), {B, C});
+    nn::LinearHead ml(nn::TaskKind::multilabel, C, K, 5), bin(nn::TaskKind::binary, C, 1, 6),
+        reg(nn::TaskKind::regression, C, 1, 7);
+    for (auto* h : {&ml, &bin, &reg}) h->weight.copy_(Tensor::from_vector(test::rand_vec(h->weight.numel(), 9),
+                                                                           h->weight.shape()));
+    auto out = [&](nn::LinearHead& h, int64_t b, int64_t k) {  // z_b · W_k (bias 0)
+        const auto zv = z.to_vector(), wv = h.weight.to_vector();
+        double s = 0;
+        for (int64_t c = 0; c < C; ++c) s += double(zv[b * C + c]) * wv[k * C + c];
+        return s;
+    };
+    auto bce = [](double x, double t) { return std::log1p(std::exp(-x)) + (1 - t) * x; };
+    const std::vector<float> tml = {1, 0, 0, 0, 1, 1}, tb = {1, 0, 1}, tr = {0.5f, -1.0f, 2.0f};
+    double e_ml = 0, e_b = 0, e_r = 0;
+    for (int64_t b = 0; b < B; ++b) {
+        for (int64_t k = 0; k < K; ++k) e_ml += bce(out(ml, b, k), tml[b * K + k]) / (B * K);
+        e_b += bce(out(bin, b, 0), tb[b]) / B;
+        e_r += std::pow(out(reg, b, 0) - tr[b], 2) / B;
+    }
+    CHECK(ml.loss(ml.forward(z), Tensor::from_vector(tml, {B, K})).item() == doctest::Approx(e_ml).epsilon(1e-5));
+    CHECK(bin.loss(bin.forward(z), Tensor::from_vector(tb, {B})).item() == doctest::Approx(e_b).epsilon(1e-5));
+    CHECK(reg.loss(reg.forward(z), Tensor::from_vector(tr, {B})).item() == doctest::Approx(e_r).epsilon(1e-5));
+    CHECK_THROWS(nn::task_kind_parse("ranking"));
+    CHECK(nn::task_kind_parse("similarity") == nn::TaskKind::similarity);
+}
+
+TEST_CASE("heads: MLM head (transform + tied decoder) gradients by finite differences") {
+    const int64_t B = 2, T = 3, C = 4, V = 7;
+    Tensor word = Tensor::from_vector(test::rand_vec(V * C, 11), {V, C}).set_requires_grad(true);
+    nn::MLMHead head(C, V, word, 1e-12f, false, 3);
+    Tensor h = Tensor::from_vector(test::rand_vec(B * T * C, 12), {B, T, C}).set_requires_grad(true);
+    Tensor labels = Tensor::from_ints({-100, 3, -100, 6, -100, 0}, {B, T});
+    auto f = [&]() { return double(head.loss(h, labels).item()); };
+    head.loss(h, labels).backward();
+    // hidden rows that are not masked (labels -100) must get exactly zero gradient
+    const auto gh = h.grad().to_vector();
+    for (int64_t c = 0; c < C; ++c) CHECK(gh[0 * C + c] == 0.0f);
+    for (auto [t, i] : {std::pair{word, int64_t(3 * C + 1)}, std::pair{word, int64_t(5 * C + 2)},
+                        std::pair{head.dense_w, int64_t(6)}, std::pair{head.bias, int64_t(6)},
+                        std::pair{h, int64_t(1 * C + 2)}, std::pair{h, int64_t(3 * C + 0)}})
+        CHECK(t.grad().to_vector()[size_t(i)] == doctest::Approx(fd(t, i, f)).epsilon(2e-2).scale(0.05));
+}
+
+TEST_CASE("finetune: macro-F1 and ROC AUC match hand-computed values") {
+    // y = [0 0 1 1 2], p = [0 1 1 1 0]: F1_0 = 2·1/(2+1+1) = 0.5, F1_1 = 2·2/(4+1+0) = 0.8, F1_2 = 0 -> 0.4333
+    CHECK(nn::macro_f1({0, 0, 1, 1, 2}, {0, 1, 1, 1, 0}, 4) == doctest::Approx(1.3 / 3));
+    // scores with a tie between a positive and a negative: pairs (pos > neg) = 3 + 0.5 of 4 -> 0.875
+    CHECK(nn::roc_auc({0, 1, 0, 1}, {0.1, 0.5, 0.5, 0.9}) == doctest::Approx(0.875));
+    CHECK(std::isnan(nn::roc_auc({1, 1}, {0.1, 0.2})));
+    CHECK(nn::parse_task_spec("cat:softmax:category:0.5").weight == 0.5f);
+    CHECK_THROWS(nn::parse_task_spec("cat:softmax"));
+}
+
+TEST_CASE("finetune: end to end on the tiny model (train, report, checkpoint, predict)") {
+    // 24 rows of a separable toy problem: texts about cats vs hotels, category + sentiment + a score
+    const std::string dir = std::filesystem::temp_directory_path() / "tg_test_finetune";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string csv = "text,topic,good,score,tags\n";
+    const char* pos[] = {"the cat sat on the mat", "hotel room was clean and quiet", "my hair feel soft"};
+    const char* neg[] = {"the cat is not good", "hotel staff not friendly", "my hair not soft"};
+    const char* topic[] = {"cat", "hotel", "hair"};
+    for (int i = 0; i < 24; ++i) {
+        const int k = i % 3;
+        const bool g = (i / 3) % 2 == 0;
+        csv += std::string(g ? pos[k] : neg[k]) + "," + topic[k] + "," + (g ? "1" : "0") + "," +
+               std::to_string(g ? 1.5 : -0.5) + "," + (g ? "nice|" : "") + topic[k] + "\n";
+    }
+    {
+        std::FILE* f = std::fopen((dir + "/data.csv").c_str(), "w");
+        REQUIRE(f);
+        std::fputs(csv.c_str(), f);
+        std::fclose(f);
+    }
+    nn::FinetuneOptions o;
+    o.model_dir = test::fixture("bert/tiny");
+    o.train = o.valid = dir + "/data.csv";
+    o.out = dir + "/run";
+    for (const char* t : {"topic:softmax:topic", "good:binary:good", "score:regression:score", "tags:multilabel:tags",
+                          "pair:similarity:text", "lm:mlm:text:0.1"})
+        o.tasks.push_back(nn::parse_task_spec(t));
+    o.epochs = 3;
+    o.batch = 8;
+    o.lr = 3e-3;
+    o.warmup = 1;
+    o.balance = "uncertainty";
+    nn::run_finetune(o);
+    for (const char* f : {"finetune.json", "model.safetensors", "metrics.jsonl", "curves.svg", "report.json"})
+        CHECK_MESSAGE(std::filesystem::exists(o.out + "/" + f), f);
+    const json::Value rep = json::parse(read_file(o.out + "/report.json"), "report.json");
+    for (const char* k : {"topic.accuracy", "topic.macro_f1", "good.auc", "score.rmse", "tags.macro_f1"})
+        CHECK_MESSAGE(rep.find(k), k);
+    MESSAGE("tiny end-to-end: topic.accuracy ", rep.get_number("topic.accuracy", -1), ", good.auc ",
+            rep.get_number("good.auc", -1), ", train_loss ", rep.get_number("train_loss", -1));
+    nn::run_predict(o.out, dir + "/data.csv", dir + "/pred.jsonl", "", 5);
+    JsonlReader in(dir + "/pred.jsonl");
+    json::Value v;
+    int rows = 0;
+    while (in.next(v)) {
+        ++rows;
+        CHECK(v.find("topic")->is_string());
+        CHECK(v.find("embedding")->arr.size() == 32);
+    }
+    CHECK(rows == 5);
+    std::filesystem::remove_all(dir);
+}

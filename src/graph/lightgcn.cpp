@@ -167,17 +167,75 @@ double LightGcn::train_batch(int64_t b) {
     return loss;
 }
 
+// Balls around the batch nodes S: ball_0 = S, ball_j = ball_{j-1} ∪ N(ball_{j-1}), as flags [N] and
+// sorted row lists. They bound where each layer's values are needed (forward) or non-zero (backward).
+static void batch_balls(const Csr& A, const Triple* batch, int64_t B, int64_t U, int K,
+                        std::vector<std::vector<uint8_t>>& flag, std::vector<std::vector<int32_t>>& list) {
+    const int64_t N = A.rows;
+    flag.assign(size_t(std::max(K, 1)), std::vector<uint8_t>(size_t(N), 0));
+    list.assign(flag.size(), {});
+    for (int64_t b = 0; b < B; b++) {
+        flag[0][size_t(batch[b].u)] = 1;
+        flag[0][size_t(U + batch[b].i)] = 1;
+        flag[0][size_t(U + batch[b].j)] = 1;
+    }
+    for (size_t j = 0; j < flag.size(); j++) {
+        if (j > 0) {
+            flag[j] = flag[j - 1];
+            for (int32_t r : list[j - 1])
+                for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) flag[j][size_t(A.indices[size_t(e)])] = 1;
+        }
+        for (int64_t r = 0; r < N; r++)
+            if (flag[j][size_t(r)]) list[j].push_back(int32_t(r));
+    }
+}
+
 double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     const int64_t N = U + I, D = cfg.dim;
+    const int K = cfg.layers;
     const size_t ND = size_t(N * D);
     if (F_.size() != ND) F_.resize(ND), dF_.resize(ND), G_.resize(ND), work_.resize(2 * ND);
-    // forward: F = P E0
-    lightgcn_propagate(Ahat, E0.data(), D, cfg.layers, F_.data(), work_.data());
+    // The batch only needs F on its nodes S, and dF is zero outside S, so each layer is computed only
+    // where it matters (same numbers as the full propagation on those rows, a fraction of the work):
+    //   forward layer k (1..K):   rows ball_{K-k}                      (layer K: just S)
+    //   backward layer j (1..K):  rows ball_j (all rows for j = K), sources ball_{j-1}
+    batch_balls(Ahat, batch, B, U, K, ball_flag_, ball_list_);
+    // forward: F = P E0 on S
+    std::copy(E0.begin(), E0.end(), F_.begin());
+    const float inv = 1.f / float(K + 1);
+    {
+        const float* cur = E0.data();
+        float* buf[2] = {work_.data(), work_.data() + ND};
+        for (int k = 1; k <= K; k++) {
+            const auto& rows = ball_list_[size_t(K - k)];
+            float* nxt = k == K ? nullptr : buf[k % 2];
+            spmm_acc_forward_rows(Ahat, cur, D, nxt, F_.data(), k == K ? inv : 1.f, rows.data(), int64_t(rows.size()),
+                                  nullptr);
+            cur = nxt;
+        }
+    }
     // loss and dF (only batch rows are non-zero)
     std::fill(dF_.begin(), dF_.end(), 0.f);
     double loss = bpr_forward_backward(F_.data(), U, D, batch, B, dF_.data());
-    // backward through the propagation: dE0 = P dF (P symmetric)
-    lightgcn_propagate(Ahat, dF_.data(), D, cfg.layers, grad, work_.data());
+    // backward through the propagation: dE0 = P dF (P symmetric), sparse sources first
+    std::copy(dF_.begin(), dF_.end(), grad);
+    if (K == 0) {
+        // nothing to propagate
+    } else {
+        const float* cur = dF_.data();
+        float* buf[2] = {work_.data(), work_.data() + ND};
+        for (int j = 1; j <= K; j++) {
+            const uint8_t* src = ball_flag_[size_t(j - 1)].data();
+            float* nxt = j == K ? nullptr : buf[j % 2];
+            if (j < K) {
+                const auto& rows = ball_list_[size_t(j)];
+                spmm_acc_forward_rows(Ahat, cur, D, nxt, grad, 1.f, rows.data(), int64_t(rows.size()), src);
+            } else {
+                spmm_acc_forward_rows(Ahat, cur, D, nullptr, grad, inv, nullptr, N, src);
+            }
+            cur = nxt;
+        }
+    }
     // L2 on the ego embeddings of the batch: reg * (|e_u|² + |e_i|² + |e_j|²) / 2 / B
     const float rs = cfg.reg / float(B);
     double reg = 0;

@@ -165,21 +165,27 @@ void spmm_backward(const Csr& A, const CsrT& AT, const float* w, int H, const fl
 }
 
 // Implemented in sparse_avx512.cpp (compiled with AVX-512 flags; only called when the CPU has it).
-void spmm_acc_forward_avx512(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale);
+void spmm_acc_forward_avx512(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
+                             const int32_t* rows, int64_t n_rows, const uint8_t* src_mask);
 
-void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale) {
+void spmm_acc_forward_rows(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
+                           const int32_t* rows, int64_t n_rows, const uint8_t* src_mask) {
     check_csr(A, "spmm_acc_forward");
-    if (cpu_isa() == Isa::avx512 && D % 16 == 0 && D <= 128) return spmm_acc_forward_avx512(A, X, D, Y, acc, scale);
+    if (cpu_isa() == Isa::avx512 && D % 16 == 0 && D <= 128)
+        return spmm_acc_forward_avx512(A, X, D, Y, acc, scale, rows, n_rows, src_mask);
     // Portable path: accumulate the row in a local buffer (the same per-element FMA chain over edges).
 #pragma omp parallel num_threads(tg::num_threads())
     {
         std::vector<float> y(static_cast<size_t>(D));
 #pragma omp for schedule(dynamic, 64)
-        for (int64_t r = 0; r < A.rows; r++) {
+        for (int64_t k = 0; k < n_rows; k++) {
+            const int64_t r = rows ? rows[k] : k;
             std::fill(y.begin(), y.end(), 0.f);
             for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
+                const int64_t c = A.indices[size_t(e)];
+                if (src_mask && !src_mask[c]) continue;
                 const float we = A.value(e);
-                const float* x = X + int64_t(A.indices[size_t(e)]) * D;
+                const float* x = X + c * D;
                 for (int64_t d = 0; d < D; d++) y[size_t(d)] = std::fma(we, x[d], y[size_t(d)]);
             }
             if (Y) std::copy(y.begin(), y.end(), Y + r * D);
@@ -187,6 +193,10 @@ void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* 
             for (int64_t d = 0; d < D; d++) a[d] = (a[d] + y[size_t(d)]) * scale;
         }
     }
+}
+
+void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale) {
+    spmm_acc_forward_rows(A, X, D, Y, acc, scale, nullptr, A.rows, nullptr);
 }
 
 // ================================================================================================

@@ -57,6 +57,12 @@ void spmm_backward_ref(const Csr& A, const float* w, int H, const float* X, int6
 // The AVX-512 path (D a multiple of 16, D <= 128) keeps the row in registers; same sums, same order
 // as the portable loop, so both paths give identical results.
 void spmm_acc_forward(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale);
+// Same on a subset: only the rows listed in rows[0..n_rows) are computed (others untouched), and only
+// edges whose source column c has src_mask[c] != 0 are summed (src_mask = nullptr: all). When X is
+// zero outside the mask this is exactly the full product on those rows, for a fraction of the
+// gathers — LightGCN's batch only needs few rows of the top layer, and its gradient starts sparse.
+void spmm_acc_forward_rows(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
+                           const int32_t* rows, int64_t n_rows, const uint8_t* src_mask);
 
 // ---- SDDMM: per-edge dot products ---------------------------------------------------------------
 // Y [R, D] (row side), Z [C, D] (column side), out [E, H]:

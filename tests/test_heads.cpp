@@ -4,12 +4,16 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <vector>
 
 #include "nn/finetune.h"
 #include "nn/heads.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "tensor/report.h"
 #include "tensor/io.h"
 #include "tensor/json.h"
 #include "tensor/textio.h"
@@ -171,7 +175,7 @@ TEST_CASE("finetune: end to end on the tiny model (train, report, checkpoint, pr
     for (const char* t : {"topic:softmax:topic", "good:binary:good", "score:regression:score", "tags:multilabel:tags",
                           "pair:similarity:text", "lm:mlm:text:0.1"})
         o.tasks.push_back(nn::parse_task_spec(t));
-    o.epochs = 3;
+    o.epochs = 2;
     o.batch = 8;
     o.lr = 3e-3;
     o.warmup = 1;
@@ -194,5 +198,61 @@ TEST_CASE("finetune: end to end on the tiny model (train, report, checkpoint, pr
         CHECK(v.find("embedding")->arr.size() == 32);
     }
     CHECK(rows == 5);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("finetune: the resumable AdamW matches nn::AdamW step for step") {
+    Tensor a = Tensor::from_vector(test::rand_vec(6, 21), {2, 3}).set_requires_grad(true);
+    Tensor b = a.detach().clone().set_requires_grad(true);
+    nn::AdamWState mine({{"a", a}}, 0.01f);
+    nn::AdamW ref({b}, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f);
+    for (int s = 0; s < 4; ++s) {
+        Tensor g = Tensor::from_vector(test::rand_vec(6, 30 + s), {2, 3});
+        a.set_grad(g);
+        b.set_grad(g.clone());
+        mine.step(1e-2f);
+        ref.step();
+    }
+    const auto va = a.to_vector(), vb = b.to_vector();
+    for (size_t i = 0; i < va.size(); ++i) CHECK(va[i] == doctest::Approx(vb[i]).epsilon(1e-6));
+}
+
+TEST_CASE("finetune: --resume continues bit-identically (dropout and MLM masks included)") {
+    const std::string dir = std::filesystem::temp_directory_path() / "tg_test_resume";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    {
+        std::FILE* f = std::fopen((dir + "/d.csv").c_str(), "w");
+        REQUIRE(f);
+        std::fputs("text,y\n", f);
+        for (int i = 0; i < 12; ++i) std::fputs(i % 2 ? "the cat sat on the mat,a\n" : "hotel room was quiet,b\n", f);
+        std::fclose(f);
+    }
+    nn::FinetuneOptions o;
+    o.model_dir = test::fixture("bert/tiny");
+    o.train = o.valid = dir + "/d.csv";
+    o.tasks = {nn::parse_task_spec("y:softmax:y"), nn::parse_task_spec("lm:mlm:text")};
+    o.epochs = 2;
+    o.batch = 4;
+    o.lr = 1e-3;
+    o.out = dir + "/straight";
+    nn::run_finetune(o);
+    o.out = dir + "/resumed";
+    o.stop_after = 1;
+    nn::run_finetune(o);
+    o.stop_after = 0;
+    o.resume = true;
+    nn::run_finetune(o);
+    auto s1 = nn::load_checkpoint(dir + "/straight/state.safetensors");
+    auto s2 = nn::load_checkpoint(dir + "/resumed/state.safetensors");
+    REQUIRE(s1.size() == s2.size());
+    int64_t differing = 0;
+    for (auto& [n, t] : s1) {
+        if (n == "state.json") continue;
+        const auto x = t.to_vector(), y = s2.at(n).to_vector();
+        for (size_t i = 0; i < x.size(); ++i) differing += std::memcmp(&x[i], &y[i], sizeof(float)) != 0;
+    }
+    CHECK(differing == 0);
+    CHECK(MetricsLog::read_lines(dir + "/resumed/metrics.jsonl").size() == 2);
     std::filesystem::remove_all(dir);
 }

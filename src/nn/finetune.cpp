@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <numeric>
@@ -344,7 +345,7 @@ std::vector<std::pair<std::string, double>> evaluate(Model& M, const Encoded& E,
                 ok += y[i] == p[i];
             }
             m.emplace_back(nm + ".accuracy", double(ok) / double(std::max<size_t>(n, 1)));
-            m.emplace_back(nm + ".macro_f1", macro_f1(y, p, t.spec.kind == TaskKind::binary ? 2 : t.K));
+            m.emplace_back(nm + ".macro_f1", macro_f1(y, p, t.spec.kind == TaskKind::binary ? 2 : t.K + 1));
             if (t.spec.kind == TaskKind::binary) m.emplace_back(nm + ".auc", roc_auc(y, score));
         } else if (t.spec.kind == TaskKind::regression) {
             double se = 0;
@@ -367,6 +368,12 @@ std::vector<std::pair<std::string, double>> evaluate(Model& M, const Encoded& E,
         }
     }
     return m;
+}
+
+std::string num17(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return b;
 }
 
 std::string num(double v) {
@@ -411,6 +418,7 @@ void encode_split(Model& M, const BertTokenizer& tok, const Table& tab, const st
     if (!with_targets) return;
     E.target.resize(M.tasks.size());
     E.multi.resize(M.tasks.size());
+    int64_t unseen = 0;
     for (size_t k = 0; k < M.tasks.size(); ++k) {
         const Task& t = M.tasks[k];
         if (t.spec.kind == TaskKind::mlm) continue;
@@ -420,8 +428,12 @@ void encode_split(Model& M, const BertTokenizer& tok, const Table& tab, const st
             const std::string where = path + ": row " + std::to_string(i + 1) + ", column '" + t.spec.column + "'";
             switch (t.spec.kind) {
                 case TaskKind::softmax: {
+                    // a class the training file lacks (small --limit) gets id K: never predicted, so it
+                    // counts as an error in accuracy and as a class of its own in macro-F1
                     auto it = std::find(t.classes.begin(), t.classes.end(), v);
-                    TG_CHECK(it != t.classes.end(), where, ": class '", v, "' not in the training file");
+                    if (it == t.classes.end() && unseen++ == 0)
+                        std::fprintf(stderr, "finetune: warning: %s: class '%s' is not in the training file\n",
+                                     where.c_str(), v.c_str());
                     E.target[k].push_back(double(it - t.classes.begin()));
                     break;
                 }
@@ -460,6 +472,38 @@ void encode_split(Model& M, const BertTokenizer& tok, const Table& tab, const st
 }
 
 }  // namespace
+
+AdamWState::AdamWState(const NamedTensors& ps, float weight_decay) : wd(weight_decay) {
+    for (const auto& [n, p] : ps) {
+        names.push_back(n);
+        params.push_back(p);
+        m.push_back(Tensor::zeros(p.shape()));
+        v.push_back(Tensor::zeros(p.shape()));
+        t.push_back(0);
+    }
+}
+
+void AdamWState::step(float lr) {
+    for (size_t i = 0; i < params.size(); ++i) {
+        Tensor g = params[i].grad();
+        if (!g.defined()) continue;  // as PyTorch: no gradient, no update (no decay either)
+        g = g.contiguous();
+        const int64_t n = params[i].numel();
+        float* p = params[i].data<float>();
+        float* mm = m[i].data<float>();
+        float* vv = v[i].data<float>();
+        const float* gg = g.data<float>();
+        ++t[i];
+        const float bc1 = 1.0f - std::pow(b1, float(t[i])), bc2s = std::sqrt(1.0f - std::pow(b2, float(t[i])));
+        const float decay = 1.0f - lr * wd, stepsize = lr / bc1;
+        for (int64_t j = 0; j < n; ++j) {
+            p[j] *= decay;
+            mm[j] = b1 * mm[j] + (1.0f - b1) * gg[j];
+            vv[j] = b2 * vv[j] + (1.0f - b2) * gg[j] * gg[j];
+            p[j] -= stepsize * mm[j] / (std::sqrt(vv[j]) / bc2s + eps);
+        }
+    }
+}
 
 // ------------------------------------------------------------------------------------------ training
 
@@ -504,19 +548,18 @@ void run_finetune(const FinetuneOptions& o) {
     encode_split(M, tok, valid, o.valid, o.text_col, o.max_len, Eva, true);
 
     // optimiser: AdamW with decay on matrices/embeddings; a frozen encoder trains the heads (and s_t) only
-    std::vector<Tensor> decay, no_decay;
+    NamedTensors decay, no_decay;
     for (auto& [n, p] : M.named()) {
         if (o.freeze_encoder && n.rfind("bert.", 0) == 0) {
             p.impl().requires_grad = false;
             continue;
         }
-        (p.dim() >= 2 ? decay : no_decay).push_back(p);
+        (p.dim() >= 2 ? decay : no_decay).emplace_back(n, p);
     }
     if (o.freeze_encoder) M.bert->eval();  // features only: no dropout
-    AdamW opt_d(decay, float(o.lr), 0.9f, 0.999f, 1e-8f, float(o.wd)), opt_n(no_decay, float(o.lr), 0.9f, 0.999f,
-                                                                               1e-8f, 0.0f);
-    std::vector<Tensor> all = decay;
-    all.insert(all.end(), no_decay.begin(), no_decay.end());
+    AdamWState opt_d(decay, float(o.wd)), opt_n(no_decay, 0.0f);
+    std::vector<Tensor> all = opt_d.params;
+    all.insert(all.end(), opt_n.params.begin(), opt_n.params.end());
 
     const int64_t n = int64_t(Etr.ids.size());
     const int64_t batches_per_epoch = (n + o.batch - 1) / o.batch;
@@ -554,13 +597,81 @@ void run_finetune(const FinetuneOptions& o) {
         write_file_atomic(o.out + "/finetune.json", j);
     }
 
-    MetricsLog log(o.out + "/metrics.jsonl", true);
     std::vector<CurveSeries> curves{{"train loss", {}, {}}};
     double best = -INFINITY;
-    int64_t best_epoch = 0, since_best = 0, step = 0;
+    int64_t best_epoch = 0, since_best = 0, step = 0, start_epoch = 1;
     std::string best_line;
     const auto t_start = std::chrono::steady_clock::now();
-    for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+    NamedTensors named = M.named();
+    const std::string state_path = o.out + "/state.safetensors";
+
+    // --resume: everything the next epoch depends on comes back from state.safetensors (written atomically
+    // after each epoch): parameters, Adam moments and step counts, the epoch/step counters and the selection
+    // state. The random streams are functions of (seed, epoch, step), so nothing else is needed.
+    bool resumed = false;
+    if (o.resume && std::filesystem::exists(state_path)) {
+        std::map<std::string, Tensor> st = load_checkpoint(state_path);
+        for (auto& [n, p] : named) p.copy_(st.at("param." + n));
+        for (AdamWState* opt : {&opt_d, &opt_n})
+            for (size_t i = 0; i < opt->params.size(); ++i) {
+                const std::string& n = opt->names[i];
+                opt->m[i].copy_(st.at("adam.m." + n));
+                opt->v[i].copy_(st.at("adam.v." + n));
+                opt->t[i] = st.at("adam.t." + n).to_ints().at(0);
+            }
+        const Tensor js = st.at("state.json");
+        const json::Value v = json::parse(std::string_view(static_cast<const char*>(js.raw_data()), size_t(js.numel())),
+                                          state_path);
+        start_epoch = v.get_int("epoch", 0) + 1;
+        step = v.get_int("step", 0);
+        best = v.get_number("best", -INFINITY);
+        best_epoch = v.get_int("best_epoch", 0);
+        since_best = v.get_int("since_best", 0);
+        best_line = v.get_string("best_line", "");
+        // curves and the log: keep the lines of the finished epochs only
+        std::string kept;
+        for (const std::string& line : MetricsLog::read_lines(o.out + "/metrics.jsonl")) {
+            const json::Value r = json::parse(line, "metrics.jsonl");
+            if (r.get_int("epoch", 0) >= start_epoch) continue;
+            kept += line + "\n";
+            for (auto& [k, val] : r.obj) {
+                if (k != "train_loss" && k.rfind("valid.", 0) != 0) continue;
+                const std::string name = k == "train_loss" ? "train loss" : "valid " + k.substr(6);
+                auto it = std::find_if(curves.begin(), curves.end(), [&](auto& c) { return c.name == name; });
+                if (it == curves.end()) curves.push_back({name, {}, {}}), it = curves.end() - 1;
+                it->x.push_back(double(r.get_int("epoch", 0)));
+                it->y.push_back(val.is_number() ? val.num : 0.0);
+            }
+        }
+        write_file_atomic(o.out + "/metrics.jsonl", kept);
+        resumed = true;
+        std::fprintf(stderr, "finetune: resuming %s after epoch %lld (step %lld)\n", o.out.c_str(),
+                     (long long)(start_epoch - 1), (long long)step);
+    }
+    MetricsLog log(o.out + "/metrics.jsonl", !resumed);
+    auto save_state = [&](int64_t epoch) {
+        NamedTensors st;
+        for (auto& [n, p] : named) st.emplace_back("param." + n, p);
+        for (AdamWState* opt : {&opt_d, &opt_n})
+            for (size_t i = 0; i < opt->params.size(); ++i) {
+                const std::string& n = opt->names[i];
+                st.emplace_back("adam.m." + n, opt->m[i]);
+                st.emplace_back("adam.v." + n, opt->v[i]);
+                st.emplace_back("adam.t." + n, Tensor::from_ints({opt->t[i]}, {1}));
+            }
+        std::string j = "{\"epoch\":" + std::to_string(epoch) + ",\"step\":" + std::to_string(step) +
+                        ",\"best\":" + (std::isfinite(best) ? num17(best) : std::string("null")) +
+                        ",\"best_epoch\":" + std::to_string(best_epoch) + ",\"since_best\":" +
+                        std::to_string(since_best) + ",\"best_line\":";
+        json::write_string(j, best_line);
+        j += "}";
+        Tensor js = Tensor::empty({int64_t(j.size())}, DType::u8);
+        std::memcpy(js.raw_data(), j.data(), j.size());
+        st.emplace_back("state.json", js);
+        save_checkpoint(state_path, st);
+    };
+    for (int64_t epoch = start_epoch; epoch <= o.epochs; ++epoch) {
+        default_generator().reseed(o.seed * 0x9E3779B9ULL + uint64_t(epoch));  // dropout streams of this epoch
         // length-bucketed, shuffled batches (see the header)
         uint64_t rs = o.seed * 1000003ULL + uint64_t(epoch);
         std::vector<int64_t> perm(static_cast<size_t>(n));
@@ -595,9 +706,8 @@ void run_finetune(const FinetuneOptions& o) {
             if ((bi + 1) % size_t(o.accum) == 0 || bi + 1 == border.size()) {
                 ++step;
                 if (o.clip > 0) clip_grad_norm(all, float(o.clip));
-                opt_d.lr = opt_n.lr = float(lr_at(step));
-                opt_d.step();
-                opt_n.step();
+                opt_d.step(float(lr_at(step)));
+                opt_n.step(float(lr_at(step)));
                 for (Tensor& p : all) p.zero_grad();
             }
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -633,14 +743,17 @@ void run_finetune(const FinetuneOptions& o) {
         }
         write_curve_svg(o.out + "/curves.svg", "fine-tuning", "epoch", "value", curves);
         score = nscore ? score / nscore : -loss_sum;
+        bool stop = false;
         if (score > best) {
             best = score, best_epoch = epoch, since_best = 0, best_line = line;
-            save_checkpoint(o.out + "/model.safetensors", M.named());  // atomic
+            save_checkpoint(o.out + "/model.safetensors", named);  // atomic
         } else if (o.patience > 0 && ++since_best >= o.patience) {
             std::fprintf(stderr, "finetune: early stop after epoch %lld (best %lld)\n", (long long)epoch,
                          (long long)best_epoch);
-            break;
+            stop = true;
         }
+        save_state(epoch);
+        if (stop || epoch == o.stop_after) break;
     }
     // report.json: the best epoch's valid metrics under their bare names ("category.accuracy") too
     const json::Value best_v = json::parse(best_line, "metrics line");

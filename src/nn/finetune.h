@@ -19,6 +19,9 @@
 // softmax/binary/multilabel, AUC for binary, RMSE for regression), one line in metrics.jsonl, the curve
 // (curves.svg), and the checkpoint when the selection metric improved (model.safetensors, atomic).
 // Early stopping after `patience` epochs without improvement. report.json holds the best epoch's metrics.
+// After every epoch the whole training state (parameters, Adam moments, counters) goes to
+// OUT/state.safetensors (atomic); --resume continues from it. Batch order, dropout masks and MLM masks are
+// functions of (seed, epoch, step), so a resumed run computes exactly what an uninterrupted one does.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -53,6 +56,8 @@ struct FinetuneOptions {
     double lr = 5e-5, warmup = 0.1, clip = 1.0, wd = 0.01;
     std::string balance = "fixed", metric;  // metric: e.g. "category.macro_f1" (default: mean valid score)
     bool freeze_encoder = false;
+    bool resume = false;      // continue from OUT/state.safetensors (bit-identical to an uninterrupted run)
+    int64_t stop_after = 0;   // stop after this epoch as if interrupted (tests of --resume); 0 = never
     uint64_t seed = 42;
 };
 
@@ -62,6 +67,20 @@ void run_finetune(const FinetuneOptions& o);
 // Loads a run folder and writes one JSON line per input row: each task's prediction and the embedding.
 void run_predict(const std::string& run_dir, const std::string& input, const std::string& output,
                  const std::string& text_col, int64_t limit);
+
+// AdamW with inspectable state. The core's nn::AdamW (optim.h, verified against torch.optim) keeps its
+// moments private; a resumable run must save them, so the fine-tuning loop uses this twin with the same
+// update (PyTorch's: per-parameter step counts, parameters without a gradient skipped):
+//   p *= 1 - lr·wd;  m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)
+// tests/test_heads.cpp checks it against nn::AdamW step for step.
+struct AdamWState {
+    AdamWState(const std::vector<std::pair<std::string, Tensor>>& params, float weight_decay);
+    void step(float lr);
+    std::vector<Tensor> params, m, v;
+    std::vector<std::string> names;  // full parameter names (state-file keys)
+    std::vector<int64_t> t;
+    float wd = 0, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+};
 
 // Metrics (exposed for tests). macro-F1 averages the per-class F1 over the classes present in the truth
 // or the predictions (scikit-learn's convention); AUC is Mann–Whitney with average ranks (NaN: one class).

@@ -28,8 +28,10 @@ uncertainty weights. FILE: .csv/.tsv with a header row, or .jsonl.
   --freeze-encoder      train the heads only
   --metric NAME         selection metric on valid, e.g. category.macro_f1 (default: mean macro-F1)
   --patience N          early stopping after N epochs without improvement (0 = off)
+  --resume              continue an interrupted run from RUN_DIR/state.safetensors (saved after every
+                        epoch); the result is bit-identical to an uninterrupted run with the same options
   -o, --out DIR         run folder: finetune.json, model.safetensors (best epoch), metrics.jsonl,
-                        curves.svg, report.json
+                        curves.svg, report.json, state.safetensors
   --threads N
 
 example:
@@ -64,6 +66,7 @@ int cmd_finetune(tg::cli::Args& a) {
     o.freeze_encoder = a.flag({"--freeze-encoder"});
     o.metric = a.value_or({"--metric"}, "");
     o.patience = a.int_or({"--patience"}, 0);
+    o.resume = a.flag({"--resume"});
     a.finish();
     tg::nn::run_finetune(o);
     std::fprintf(stderr, "finetune: wrote %s/report.json\n", o.out.c_str());

@@ -446,6 +446,24 @@ TEST_CASE("graph data: co-occurrence edges and attribute relations") {
     CHECK(g.brands.name(br->adj.indices[size_t(br->adj.row_begin(z))]) == "B1");
 }
 
+TEST_CASE("graph data: k-core filter") {
+    // 2-core by hand: item z has one user (dropped); then user w has only x left (1 item: dropped);
+    // then x has users u, v (2) and y has u, v (2): the core is {u, v} x {x, y}.
+    TempDir t("kcore");
+    std::string p = t.write("log.csv", "user_id,item_id\nw,x\nu,x\nu,y\nv,x\nv,y\nw,z\nu,x\n");
+    std::string side = t.write("items.csv", "item_id,category\nx,A\ny,B\nz,C\n");
+    EventLog log;
+    read_event_log(p, IngestOptions{}, log);
+    read_item_side(side, ItemSideOptions{}, log);
+    EventLog k = kcore_filter(log, 2);
+    CHECK(k.users.names == std::vector<std::string>{"u", "v"});
+    CHECK(k.items.names == std::vector<std::string>{"x", "y"});
+    CHECK(k.events.size() == 5);  // u's repeated x is kept
+    CHECK(k.categories.names == std::vector<std::string>{"A", "B"});
+    CHECK(k.categories.name(k.item_category[1]) == "B");
+    CHECK(kcore_filter(log, 3).events.empty());
+}
+
 // ---- the graph file ----------------------------------------------------------------------------
 
 TEST_CASE("graph data: graph file round trip, corruption and truncation") {

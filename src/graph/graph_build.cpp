@@ -374,6 +374,46 @@ InterestGraph build_graph(const EventLog& log, const BuildOptions& opt) {
     return g;
 }
 
+EventLog kcore_filter(const EventLog& log, int32_t n) {
+    // Distinct (user, item) pairs; degrees are counted over pairs whose user and item are both alive.
+    std::vector<std::pair<int32_t, int32_t>> pairs;
+    pairs.reserve(log.events.size());
+    for (auto& e : log.events) pairs.emplace_back(e.user, e.item);
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    std::vector<uint8_t> user_ok(size_t(log.users.size()), 1), item_ok(size_t(log.items.size()), 1);
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::vector<int32_t> du(user_ok.size(), 0), di(item_ok.size(), 0);
+        for (auto [u, i] : pairs)
+            if (user_ok[size_t(u)] && item_ok[size_t(i)]) du[size_t(u)]++, di[size_t(i)]++;
+        for (size_t u = 0; u < du.size(); u++)
+            if (user_ok[u] && du[u] < n) user_ok[u] = 0, changed = true;
+        for (size_t i = 0; i < di.size(); i++)
+            if (item_ok[i] && di[i] < n) item_ok[i] = 0, changed = true;
+    }
+    // Rebuild with dense ids in order of first appearance among the kept events.
+    EventLog out;
+    out.event_types = log.event_types;
+    out.has_time = log.has_time;
+    out.bad_rows = log.bad_rows;
+    out.side_rows_unmatched = log.side_rows_unmatched;
+    out.bad_examples = log.bad_examples;
+    out.sources = log.sources;
+    for (auto e : log.events) {
+        if (!user_ok[size_t(e.user)] || !item_ok[size_t(e.item)]) continue;
+        int32_t old_item = e.item;
+        e.user = out.users.get_or_add(log.users.name(e.user));
+        e.item = out.items.get_or_add(log.items.name(old_item));
+        out.events.push_back(e);
+        auto has = [&](const std::vector<int32_t>& v) { return size_t(old_item) < v.size() && v[size_t(old_item)] >= 0; };
+        if (has(log.item_category)) out.set_item_category(e.item, log.categories.name(log.item_category[size_t(old_item)]));
+        if (has(log.item_brand)) out.set_item_brand(e.item, log.brands.name(log.item_brand[size_t(old_item)]));
+        if (size_t(old_item) < log.item_title.size()) out.set_item_title(e.item, log.item_title[size_t(old_item)]);
+    }
+    return out;
+}
+
 std::string graph_summary(const InterestGraph& g) {
     const Dataset& d = g.data;
     int64_t users_with_test = 0;

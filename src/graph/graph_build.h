@@ -12,6 +12,10 @@
 //   EventWeights         per event type weights, "pv=1,fav=2,cart=3,buy=4"
 //   decay_weight         exponential time decay 0.5^((t_ref - t) / half_life)
 //
+// kcore_filter (optional, before building): the usual "N-core" preprocessing of public benchmarks —
+// repeatedly drop items that fewer than N distinct users touched and users that touched fewer than N
+// distinct items, until every remaining user and item has at least N. Ids are re-densified.
+//
 // The builder (build_graph) turns an EventLog (ingest.h) into an InterestGraph (graph_io.h):
 //
 // 1. Train/test split, per user, by time. Each user's DISTINCT items are ordered by the time the user
@@ -90,6 +94,8 @@ struct BuildOptions {
 };
 
 InterestGraph build_graph(const EventLog& log, const BuildOptions& opt);
+
+EventLog kcore_filter(const EventLog& log, int32_t n);
 
 // Summary lines for `graph build` / `graph info`: node counts, edges per relation, split sizes.
 std::string graph_summary(const InterestGraph& g);

@@ -59,6 +59,10 @@ graph (build):
   --cooc-window SECONDS   add item-item co-occurrence edges for items a user touched within this window
                           (default 0 = none); --cooc-max-pairs N bounds pairs per event (default 20)
 
+  --kcore N               keep only the N-core: repeatedly drop items fewer than N users touched and
+                          users who touched fewer than N items (the usual benchmark preprocessing;
+                          default 0 = keep everything)
+
 split (build): each user's distinct items are ordered by the time the user first touched them; the
 last ceil(ratio * n) (or the last N) go to test, all their events leave train; a user always keeps at
 least one training item, and users with fewer than --min-user-items distinct items are not split.
@@ -115,6 +119,7 @@ int graph_build(tg::cli::Args& a) {
     bo.test_ratio = a.double_or({"--test-ratio"}, 0.2);
     bo.test_last_n = int32_t(a.int_or({"--test-last"}, 0));
     bo.min_user_items = int32_t(a.int_or({"--min-user-items"}, 3));
+    int64_t kcore = a.int_or({"--kcore"}, 0);
     auto out = a.value({"-o", "--output"});
     auto export_dir = a.value({"--export"});
     auto pos = a.positional();  // options are consumed, so these are real positionals: just "build"
@@ -158,6 +163,13 @@ int graph_build(tg::cli::Args& a) {
         for (auto& m : log.bad_examples) std::printf("  skipped: %s\n", m.c_str());
         if (log.bad_rows > int64_t(log.bad_examples.size()))
             std::printf("  ... %lld bad rows in all\n", (long long)log.bad_rows);
+        if (kcore > 1) {
+            int32_t u0 = log.users.size(), i0 = log.items.size();
+            size_t e0 = log.events.size();
+            log = kcore_filter(log, int32_t(kcore));
+            std::printf("%lld-core: kept %d of %d users, %d of %d items, %zu of %zu events\n", (long long)kcore,
+                        log.users.size(), u0, log.items.size(), i0, log.events.size(), e0);
+        }
         g = build_graph(log, bo);
     }
     save_graph(*out, g);

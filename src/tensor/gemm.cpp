@@ -38,6 +38,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <thread>
 #include <type_traits>
@@ -314,9 +315,18 @@ void gemm_batched_f32(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int
     const int T = num_threads();
     const bool across = T > 1 && batch >= T && M <= 512;
     if (across) {
+        // An exception must not leave an OpenMP region: keep the first one and rethrow it after.
+        std::exception_ptr err;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-        for (int64_t b = 0; b < batch; b++)
-            gemm_f32_threads(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc, 1);
+        for (int64_t b = 0; b < batch; b++) {
+            try {
+                gemm_f32_threads(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc, 1);
+            } catch (...) {
+#pragma omp critical(tg_gemm_error)
+                if (!err) err = std::current_exception();
+            }
+        }
+        if (err) std::rethrow_exception(err);
     } else {
         for (int64_t b = 0; b < batch; b++)
             gemm_f32_threads(tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc, T);

@@ -18,8 +18,10 @@
 // Built without OpenBLAS, openblas_gflops is 0 and the correctness check is skipped.
 // GCC 12's AVX-512 intrinsic headers trip -W(maybe-)uninitialized on their internal
 // _mm512_undefined_ps() pass-through (GCC bug 105593); the warning is about the header, not this file.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>

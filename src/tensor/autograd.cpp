@@ -158,17 +158,20 @@ std::string graph_string(const Tensor& root) {
     std::string s;
     for (size_t i = 0; i < order.size(); i++) {
         const TensorImpl& t = *order[i];
-        s += "%" + std::to_string(i) + " = ";
+        // (appends only: GCC 12 warns falsely on `"literal" + std::string` chains)
+        s.append("%").append(std::to_string(i)).append(" = ");
         if (!t.grad_fn) {
-            s += "leaf";
-            if (!t.name.empty()) s += " \"" + t.name + "\"";
+            s.append("leaf");
+            if (!t.name.empty()) s.append(" \"").append(t.name).append("\"");
         } else {
-            s += t.grad_fn->op + "(";
+            s.append(t.grad_fn->op).append("(");
             for (size_t k = 0; k < t.grad_fn->inputs.size(); k++) {
                 const Tensor& in = t.grad_fn->inputs[k];
-                s += (k ? ", " : "") + (in.defined() ? "%" + std::to_string(id[in.impl_ptr().get()]) : std::string("-"));
+                if (k) s.append(", ");
+                if (in.defined()) s.append("%").append(std::to_string(id[in.impl_ptr().get()]));
+                else s.append("-");
             }
-            s += ")";
+            s.append(")");
             if (!t.grad_fn->backward) s += " [freed]";
         }
         s += std::string(" ") + dtype_name(t.dtype) + shape_str(t.shape);

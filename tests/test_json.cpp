@@ -44,3 +44,8 @@ TEST_CASE("json: dump keeps non-integer numbers non-integer (fuzz finding)") {
     CHECK(std::signbit(w.arr[1].num));
     CHECK(json::dump(w, 17) == json::dump(v, 17));
 }
+
+TEST_CASE("json: single-line documents (JSONL lines) get the byte offset without a line number") {
+    CHECK_THROWS_WITH_AS(json::parse("[1,]", "d.jsonl:7"),
+                         doctest::Contains("d.jsonl:7: invalid JSON at byte 3: unexpected character ']'"), tg::Error);
+}

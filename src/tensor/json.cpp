@@ -46,9 +46,11 @@ struct Parser {
     size_t pos = 0;
 
     [[noreturn]] void error(const std::string& what) const {
+        // The line only helps in a multi-line document (a JSONL line, a one-line header: byte is enough).
         size_t line = 1;
         for (size_t k = 0; k < pos && k < t.size(); k++) line += t[k] == '\n';
-        throw Error(str(src, ": invalid JSON at byte ", pos, " (line ", line, "): ", what));
+        std::string at = t.find('\n') == std::string_view::npos ? std::string() : str(" (line ", line, ")");
+        throw Error(str(src, ": invalid JSON at byte ", pos, at, ": ", what));
     }
     void ws() {
         while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\t' || t[pos] == '\n' || t[pos] == '\r')) pos++;

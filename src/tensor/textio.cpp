@@ -44,8 +44,9 @@ TextInput::TextInput(TextInput&& o) noexcept
     o.pos_ = o.len_ = 0;
 }
 
-// Read the next chunk from the file descriptor. On the first read, make sure at least 3 bytes are
-// there (or the input has ended) so a byte-order mark can be recognised and skipped.
+// Read the next chunk from the file descriptor. On the first read, while what arrived could still be
+// the start of a byte-order mark, read on until 3 bytes are there (or the input ended) so the mark can
+// be recognised and skipped; other input is returned as soon as it arrives (interactive pipes).
 bool TextInput::refill() {
     if (fd_ < 0) return false;
     if (buf_.size() < kBufSize) buf_.resize(kBufSize);
@@ -57,7 +58,7 @@ bool TextInput::refill() {
             throw Error(str(path_, ": read error (", std::strerror(errno), ")"));
         }
         len_ += size_t(n);
-        if (n == 0 || started_ || len_ >= 3) break;
+        if (n == 0 || started_ || len_ >= 3 || std::memcmp(buf_.data(), "\xEF\xBB\xBF", len_) != 0) break;
     }
     if (!started_) {
         started_ = true;

@@ -60,9 +60,7 @@ BertTrainable::BertTrainable(const BertConfig& cfg, uint64_t seed, bool with_poo
 
 std::unique_ptr<BertTrainable> BertTrainable::load(const std::string& model_dir) {
     const ModelFiles mf = load_model_dir(model_dir);
-    auto m = std::make_unique<BertTrainable>(mf.config, 0, true);
-    m->hidden_dropout = 0.1f;
-    m->attention_dropout = 0.1f;
+    auto m = std::make_unique<BertTrainable>(mf.config, 0, true);  // dropout 0.1/0.1, BERT's default
     m->load_weights(mf.weights, false);
     return m;
 }

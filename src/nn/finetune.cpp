@@ -285,6 +285,7 @@ struct Predictions {
 
 Predictions predict_all(Model& M, const Encoded& E, int64_t batch, bool keep_embeddings) {
     NoGradGuard ng;
+    const bool was_training = M.bert->training();  // a frozen encoder stays in eval mode
     M.bert->eval();
     const int64_t n = int64_t(E.ids.size());
     std::vector<int64_t> order(static_cast<size_t>(n));
@@ -322,7 +323,7 @@ Predictions predict_all(Model& M, const Encoded& E, int64_t batch, bool keep_emb
             }
         }
     }
-    M.bert->train();
+    M.bert->train(was_training);
     return P;
 }
 
@@ -517,7 +518,9 @@ void run_finetune(const FinetuneOptions& o) {
 
     // classes from the training file, sorted by code point (std::string compares bytes = UTF-8 code points)
     std::vector<Task> tasks;
+    int n_similarity = 0;
     for (const TaskSpec& s : o.tasks) {
+        TG_CHECK(s.kind != TaskKind::similarity || ++n_similarity == 1, "finetune: one similarity task per run");
         Task t;
         t.spec = s;
         if (s.kind == TaskKind::softmax || s.kind == TaskKind::multilabel) {

@@ -8,6 +8,7 @@
 //   binary      COLUMN holds 0/1
 //   regression  COLUMN holds a number
 //   similarity  COLUMN holds a second text; InfoNCE (τ = 0.05) between the two texts' pooled vectors
+//               (one similarity task per run)
 //   mlm         COLUMN is ignored (use the text column); 15% of the tokens masked 80/10/10
 // Pooling: the model's sentence-transformers pooling when it has one, else CLS (as the reference's `auto`).
 //

@@ -5,6 +5,7 @@
 #include "tensor/kernels.h"
 
 #include <cmath>
+#include <vector>
 
 #include "tensor/cpu_isa.h"
 
@@ -29,7 +30,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 }
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C) {
-    kt().layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+    std::vector<float> scratch(dweight || dbias ? size_t(layernorm_scratch_floats(N, C)) : 0);
+    kt().layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, scratch.data());
 }
 void gelu_forward(float* out, const float* inp, int64_t n, bool tanh_approx) {
     kt().gelu_forward(out, inp, n, tanh_approx);

@@ -11,8 +11,8 @@
 //   <op>_forward_ref / _backward_ref   plain loops with double accumulators and <cmath>: the definition of
 //                                      "correct" that the tests compare against.
 // Determinism: each output row is computed by exactly one thread in a fixed order, and the LayerNorm
-// parameter gradients (sums over rows) are split over columns, not rows — so results are bit-identical
-// for any thread count.
+// parameter gradients (sums over rows) are summed per fixed 32-row chunk, then over chunks in order —
+// so results are bit-identical for any thread count.
 //
 // Accumulation rule (llm.c): activation gradients (dinp) are OVERWRITTEN; parameter gradients
 // (dweight, dbias) are ACCUMULATED (+=), so a caller zeroes them once per step.

@@ -3,12 +3,18 @@
 // Included by kernels.cpp / kernels_avx2.cpp / kernels_avx512.cpp with TG_KERNEL_TABLE defined to the
 // name of the table function that file exports (see kernels_table.h). Everything else here has internal
 // linkage (anonymous namespace), so the three copies never clash at link time. Only compiler builtins
-// are used inside (no std:: templates), so no inline function compiled with AVX-512 flags can leak into
-// code that runs on an older CPU.
+// are used inside (no std:: templates; scratch memory comes from the caller), so no inline function
+// compiled with AVX-512 flags can leak into code that runs on an older CPU.
 //
 // The loops are written for the auto-vectorizer: `#pragma omp simd` on straight-line bodies, math done
 // by the branch-free polynomials below (no libm calls inside vector loops). Above each loop a comment
 // gives the plain formula it computes; the _ref versions in kernels.cpp are the readable spec.
+// GCC only if-converts the clamps and selects below into vector blends when comparisons may not trap
+// (AVX-512 masking gets around it, AVX2 and SSE do not); the engine never uses FP exception traps.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include <cstdint>
 #include <cstring>
 
@@ -23,6 +29,10 @@ namespace {
 
 // Parallelize only when a call has enough work to amortize waking the thread team (~a few µs).
 constexpr int64_t kParallelMin = 1 << 15;
+// Elementwise loops run as `parallel for` over blocks of kBlock elements with an `omp simd` loop
+// inside each block: GCC's cost model declines `parallel for simd` on AVX2 for the longer polynomial
+// bodies, but always honours a plain `omp simd`.
+constexpr int64_t kBlock = 2048;
 
 inline float fmin_(float a, float b) { return a < b ? a : b; }
 inline float fmax_(float a, float b) { return a > b ? a : b; }
@@ -136,55 +146,64 @@ void layernorm_forward_impl(float* out, float* mean, float* rstd, const float* i
     }
 }
 
+// scratch: kLayerNormRowChunks(N) * 2 * C floats when dweight or dbias is set (kernels.cpp allocates it).
 void layernorm_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                             const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C) {
-    // 1) dinp, one row per thread. With norm = (x - m) * r and g = w * dout:
-    //    dinp = r * (g - mean_c(g) - norm * mean_c(g * norm))
+                             const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C,
+                             float* scratch) {
+    // One pass over x and dout, in chunks of RB rows (a fixed size: NOT derived from the thread count).
+    // Per row, with norm = (x - m) * r and g = w * dout:
+    //     dinp = r * (g - mean_c(g) - norm * mean_c(g * norm))
+    // and each chunk k also sums its rows' parameter gradients into a private partial:
+    //     pw[k][c] = sum_{n in chunk k} dout[n,c] * norm[n,c],   pb[k][c] = sum_{n in chunk k} dout[n,c]
+    // Then dweight[c] += sum_k pw[k][c] in chunk order (double). Same result for any thread count.
+    constexpr int64_t RB = kLayerNormRowChunk;
+    const int64_t nchunks = (N + RB - 1) / RB;
+    const bool params = dweight || dbias;
+    float* partial = params ? scratch : nullptr;
 #pragma omp parallel for schedule(static) if (N * C >= kParallelMin)
-    for (int64_t n = 0; n < N; n++) {
-        const float* x = inp + n * C;
-        const float* dy = dout + n * C;
-        float* dx = dinp + n * C;
-        const float m = mean[n], r = rstd[n];
-        float sg = 0.0f, sgn = 0.0f;
-#pragma omp simd reduction(+ : sg, sgn)
-        for (int64_t c = 0; c < C; c++) {
-            const float g = (weight ? weight[c] : 1.0f) * dy[c];
-            sg += g;
-            sgn += g * (x[c] - m) * r;
-        }
-        const float mg = sg / float(C), mgn = sgn / float(C);
-#pragma omp simd
-        for (int64_t c = 0; c < C; c++) {
-            const float g = (weight ? weight[c] : 1.0f) * dy[c];
-            dx[c] = r * (g - mg - (x[c] - m) * r * mgn);
-        }
-    }
-    if (!dweight && !dbias) return;
-    // 2) dweight[c] += sum_n dout[n,c] * norm[n,c],  dbias[c] += sum_n dout[n,c].
-    //    Split over column blocks (each column summed by one thread, rows in order, double accumulators)
-    //    so the result does not depend on the thread count.
-    constexpr int64_t CB = 64;
-    const int64_t nblocks = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static) if (N * C >= kParallelMin)
-    for (int64_t b = 0; b < nblocks; b++) {
-        const int64_t c0 = b * CB, c1 = c0 + CB < C ? c0 + CB : C;
-        double aw[CB], ab[CB];
-        for (int64_t i = 0; i < CB; i++) aw[i] = ab[i] = 0.0;
-        for (int64_t n = 0; n < N; n++) {
+    for (int64_t k = 0; k < nchunks; k++) {
+        float* pw = partial ? partial + k * 2 * C : nullptr;
+        float* pb = pw ? pw + C : nullptr;
+        if (pw)
+            for (int64_t c = 0; c < 2 * C; c++) pw[c] = 0.0f;
+        const int64_t n1 = (k + 1) * RB < N ? (k + 1) * RB : N;
+        for (int64_t n = k * RB; n < n1; n++) {
             const float* x = inp + n * C;
             const float* dy = dout + n * C;
+            float* dx = dinp + n * C;
             const float m = mean[n], r = rstd[n];
+            float sg = 0.0f, sgn = 0.0f;
+#pragma omp simd reduction(+ : sg, sgn)
+            for (int64_t c = 0; c < C; c++) {
+                const float g = (weight ? weight[c] : 1.0f) * dy[c];
+                sg += g;
+                sgn += g * (x[c] - m) * r;
+            }
+            const float mg = sg / float(C), mgn = sgn / float(C);
 #pragma omp simd
-            for (int64_t c = c0; c < c1; c++) {
-                aw[c - c0] += double(dy[c] * ((x[c] - m) * r));
-                ab[c - c0] += double(dy[c]);
+            for (int64_t c = 0; c < C; c++) {
+                const float norm = (x[c] - m) * r;
+                dx[c] = r * ((weight ? weight[c] : 1.0f) * dy[c] - mg - norm * mgn);
+            }
+            if (pw) {
+#pragma omp simd
+                for (int64_t c = 0; c < C; c++) {
+                    pw[c] += dy[c] * ((x[c] - m) * r);
+                    pb[c] += dy[c];
+                }
             }
         }
-        for (int64_t c = c0; c < c1; c++) {
-            if (dweight) dweight[c] += float(aw[c - c0]);
-            if (dbias) dbias[c] += float(ab[c - c0]);
+    }
+    if (!params) return;
+#pragma omp parallel for schedule(static) if (N * C >= kParallelMin)
+    for (int64_t c = 0; c < C; c++) {
+        double sw = 0.0, sb = 0.0;
+        for (int64_t k = 0; k < nchunks; k++) {
+            sw += double(partial[k * 2 * C + c]);
+            sb += double(partial[k * 2 * C + C + c]);
         }
+        if (dweight) dweight[c] += float(sw);
+        if (dbias) dbias[c] += float(sb);
     }
 }
 
@@ -193,18 +212,24 @@ void layernorm_backward_impl(float* dinp, float* dweight, float* dbias, const fl
 void gelu_forward_impl(float* out, const float* inp, int64_t n, bool tanh_approx) {
     if (tanh_approx) {
         // 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3) — no cancellation for x < 0
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; i++) {
-            const float x = inp[i];
-            const float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-            out[i] = x * sigmoid_fast(2.0f * u);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+            for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) {
+                const float x = inp[i];
+                const float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
+                out[i] = x * sigmoid_fast(2.0f * u);
+            }
         }
     } else {
         // 0.5 x (1 + erf(x / sqrt 2))
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; i++) {
-            const float x = inp[i];
-            out[i] = 0.5f * x * (1.0f + erf_fast(x * kInvSqrt2));
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+            for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) {
+                const float x = inp[i];
+                out[i] = 0.5f * x * (1.0f + erf_fast(x * kInvSqrt2));
+            }
         }
     }
 }
@@ -212,22 +237,28 @@ void gelu_forward_impl(float* out, const float* inp, int64_t n, bool tanh_approx
 void gelu_backward_impl(float* dinp, const float* dout, const float* inp, int64_t n, bool tanh_approx) {
     if (tanh_approx) {
         // d/dx [x s(2u)] = s + x * 2 s (1 - s) u',  u' = sqrt(2/pi)(1 + 3 * 0.044715 x^2)
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; i++) {
-            const float x = inp[i];
-            const float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-            const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
-            const float s = sigmoid_fast(2.0f * u);
-            dinp[i] = dout[i] * (s + x * 2.0f * s * (1.0f - s) * du);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+            for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) {
+                const float x = inp[i];
+                const float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
+                const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
+                const float s = sigmoid_fast(2.0f * u);
+                dinp[i] = dout[i] * (s + x * 2.0f * s * (1.0f - s) * du);
+            }
         }
     } else {
         // d/dx [0.5 x (1 + erf(x/sqrt2))] = Phi(x) + x phi(x),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; i++) {
-            const float x = inp[i];
-            const float cdf = 0.5f * (1.0f + erf_fast(x * kInvSqrt2));
-            const float pdf = kInvSqrt2Pi * exp_fast(-0.5f * x * x);
-            dinp[i] = dout[i] * (cdf + x * pdf);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+            for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) {
+                const float x = inp[i];
+                const float cdf = 0.5f * (1.0f + erf_fast(x * kInvSqrt2));
+                const float pdf = kInvSqrt2Pi * exp_fast(-0.5f * x * x);
+                dinp[i] = dout[i] * (cdf + x * pdf);
+            }
         }
     }
 }
@@ -291,16 +322,25 @@ void softmax_backward_impl(float* dinp, const float* dout, const float* out, int
 // ---- elementwise math --------------------------------------------------------------------------
 
 void vexp_impl(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; i++) out[i] = exp_fast(inp[i]);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+        for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) out[i] = exp_fast(inp[i]);
+    }
 }
 void vsigmoid_impl(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; i++) out[i] = sigmoid_fast(inp[i]);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+        for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) out[i] = sigmoid_fast(inp[i]);
+    }
 }
 void vtanh_impl(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; i++) out[i] = tanh_fast(inp[i]);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) {
+#pragma omp simd
+        for (int64_t i = b; i < (b + kBlock < n ? b + kBlock : n); i++) out[i] = tanh_fast(inp[i]);
+    }
 }
 
 }  // namespace

@@ -8,11 +8,18 @@
 
 namespace tg {
 
+// LayerNorm backward sums parameter gradients over fixed chunks of this many rows (then over chunks),
+// so the result does not depend on the thread count; the caller provides the per-chunk scratch.
+constexpr int64_t kLayerNormRowChunk = 32;
+inline int64_t layernorm_scratch_floats(int64_t N, int64_t C) {
+    return (N + kLayerNormRowChunk - 1) / kLayerNormRowChunk * 2 * C;
+}
+
 struct KernelTable {
     void (*layernorm_forward)(float*, float*, float*, const float*, const float*, const float*, int64_t,
                               int64_t, float);
     void (*layernorm_backward)(float*, float*, float*, const float*, const float*, const float*, const float*,
-                               const float*, int64_t, int64_t);
+                               const float*, int64_t, int64_t, float* scratch);
     void (*gelu_forward)(float*, const float*, int64_t, bool);
     void (*gelu_backward)(float*, const float*, const float*, int64_t, bool);
     void (*softmax_forward)(float*, const float*, const float*, int64_t, int64_t, int64_t);

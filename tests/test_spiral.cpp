@@ -60,7 +60,7 @@ struct RunResult {
 
 RunResult train(int threads) {
     set_num_threads(threads);
-    const Spiral train_set = make_spiral(400, 11), test_set = make_spiral(300, 12);
+    const Spiral train_set = make_spiral(300, 11), test_set = make_spiral(300, 12);
     MLP model;
     nn::AdamW opt(model.parameters(), 0.01f, 0.9f, 0.999f, 1e-8f, 1e-4f);
     const int steps = 200;

@@ -9,7 +9,7 @@
 #      directory (model.safetensors, vocab.txt, config.json, tokenizer + sentence-transformers files).
 # Whatever the source, model.safetensors must be exactly the canonical file (90,868,376 bytes, the sha256
 # below, = the hub's LFS object id); a mismatch is a loud failure and nothing is installed.
-# A model that ships only pytorch_model.bin can be converted with tools/convert_bin_to_safetensors.py.
+# A model that ships only pytorch_model.bin can be converted with tools/convert_pytorch_bin.py.
 # Idempotent: an existing, verified download is kept.
 set -euo pipefail
 

@@ -827,7 +827,10 @@ void run_predict(const std::string& run_dir, const std::string& input, const std
             }
         }
         out += ",\"embedding\":[";
-        for (size_t c = 0; c < P.embedding[i].size(); ++c) out += (c ? "," : "") + num(P.embedding[i][c]);
+        for (size_t c = 0; c < P.embedding[i].size(); ++c) {
+            if (c) out += ',';
+            out += num(P.embedding[i][c]);
+        }
         out += "]}\n";
     }
     if (output.empty() || output == "-") std::fwrite(out.data(), 1, out.size(), stdout);

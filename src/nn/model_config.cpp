@@ -174,7 +174,7 @@ ModelFiles load_model_dir(const std::string& dir) {
     if (!file_exists(f.weights)) {
         if (file_exists(join(f.transformer_dir, "pytorch_model.bin")))
             throw Error(str("model directory ", dir, ": only pytorch_model.bin, no model.safetensors (convert it with ",
-                            "tools/convert_bin_to_safetensors.py)"));
+                            "tools/convert_pytorch_bin.py)"));
         throw Error(str("model directory ", dir, ": no model.safetensors"));
     }
     std::string vocab = join(f.transformer_dir, "vocab.txt");

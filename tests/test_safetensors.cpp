@@ -13,6 +13,7 @@
 #include "tensor/common.h"
 #include "tensor/io.h"
 #include "tensor/safetensors.h"
+#include "test_check.h"
 #include "test_util.h"
 
 using namespace tg;
@@ -26,16 +27,7 @@ static std::vector<T> values(const SafeTensor& t) {
     return v;
 }
 
-template <typename Fn>
-static void check_error(Fn fn, std::initializer_list<const char*> needles) {
-    try {
-        fn();
-        FAIL("expected an error containing ", *needles.begin());
-    } catch (const tg::Error& e) {
-        std::string m = e.what();
-        for (const char* n : needles) CHECK_MESSAGE(m.find(n) != std::string::npos, "'", n, "' not in: ", m);
-    }
-}
+using tg::test::check_error;
 
 // A file from a header (written as given, no padding) and a data buffer.
 static std::string make_file(const std::string& header, const std::string& data = "") {

@@ -12,6 +12,7 @@
 #include "tensor/common.h"
 #include "tensor/io.h"
 #include "tensor/textio.h"
+#include "test_check.h"
 #include "test_util.h"
 
 using namespace tg;
@@ -27,17 +28,7 @@ static std::vector<Row> read_all(CsvReader& r, std::vector<int64_t>* lines = nul
     return out;
 }
 
-// Run `fn`, expect a tg::Error whose message contains every piece of `needles`.
-template <typename Fn>
-static void check_error(Fn fn, std::initializer_list<const char*> needles) {
-    try {
-        fn();
-        FAIL("expected an error containing ", *needles.begin());
-    } catch (const tg::Error& e) {
-        std::string m = e.what();
-        for (const char* n : needles) CHECK_MESSAGE(m.find(n) != std::string::npos, "'", n, "' not in: ", m);
-    }
-}
+using tg::test::check_error;
 
 static std::string temp_path(const std::string& name) {
     return "/tmp/tg_test_textio_" + std::to_string(::getpid()) + "_" + name;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli.h"
+#include "train_options.h"
 #include "nn/finetune.h"
 
 namespace {
@@ -47,21 +48,12 @@ int cmd_finetune(tg::cli::Args& a) {
     tg::cli::apply_threads(a);
     tg::nn::FinetuneOptions o;
     o.model_dir = a.required({"-m", "--model"});
-    o.train = a.required({"--train"});
-    o.valid = a.required({"--valid"});
+    tg::cli::read_data_and_schedule(a, o, /*epochs=*/3, /*lr=*/5e-5);
     o.out = a.required({"-o", "--out"});
-    o.text_col = a.value_or({"--text"}, "text");
     for (const std::string& t : a.values({"--task"})) o.tasks.push_back(tg::nn::parse_task_spec(t));
-    o.limit = a.int_or({"--limit"}, 0);
-    o.epochs = a.int_or({"--epochs"}, 3);
-    o.lr = a.double_or({"--lr"}, 5e-5);
-    o.batch = a.int_or({"--batch"}, 32);
-    o.max_len = a.int_or({"--max-len"}, 128);
-    o.warmup = a.double_or({"--warmup"}, 0.1);
     o.clip = a.double_or({"--clip"}, 1.0);
     o.wd = a.double_or({"--wd"}, 0.01);
     o.accum = a.int_or({"--accum"}, 1);
-    o.seed = uint64_t(a.int_or({"--seed"}, 42));
     o.balance = a.value_or({"--balance"}, "fixed");
     o.freeze_encoder = a.flag({"--freeze-encoder"});
     o.metric = a.value_or({"--metric"}, "");

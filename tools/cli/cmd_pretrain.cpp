@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli.h"
+#include "train_options.h"
 #include "nn/bert_train.h"
 #include "nn/checkpoint.h"
 #include "nn/finetune.h"
@@ -39,16 +40,7 @@ int cmd_pretrain(tg::cli::Args& a) {
     tg::cli::apply_threads(a);
     const std::string vocab = a.required({"--vocab"}), out = a.required({"-o", "--out"});
     tg::nn::FinetuneOptions o;
-    o.train = a.required({"--train"});
-    o.valid = a.required({"--valid"});
-    o.text_col = a.value_or({"--text"}, "text");
-    o.limit = a.int_or({"--limit"}, 0);
-    o.epochs = a.int_or({"--epochs"}, 1);
-    o.lr = a.double_or({"--lr"}, 5e-4);
-    o.batch = a.int_or({"--batch"}, 32);
-    o.max_len = a.int_or({"--max-len"}, 128);
-    o.warmup = a.double_or({"--warmup"}, 0.1);
-    o.seed = uint64_t(a.int_or({"--seed"}, 42));
+    tg::cli::read_data_and_schedule(a, o, /*epochs=*/1, /*lr=*/5e-4);
     const bool lower = a.int_or({"--lowercase"}, 1) != 0;
     const int64_t L = a.int_or({"--layers"}, 4), C = a.int_or({"--hidden"}, 256), NH = a.int_or({"--heads"}, 4),
                   I = a.int_or({"--intermediate"}, 1024), P = a.int_or({"--max-pos"}, 512);

@@ -145,6 +145,15 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         cfg.batch = c.get_int("batch", 2048);
         cfg.seed = uint64_t(c.get_int("seed", 2020));
         cfg.init_std = float(c.get_number("init_std", 0.1));
+        if (opt.override_lr && opt.cfg.lr != cfg.lr) {
+            if (!opt.quiet) std::fprintf(stderr, "resume: learning rate %g -> %g\n", cfg.lr, opt.cfg.lr);
+            cfg.lr = opt.cfg.lr;
+        }
+        if (opt.override_batch && opt.cfg.batch != cfg.batch) {
+            if (!opt.quiet)
+                std::fprintf(stderr, "resume: batch %lld -> %lld\n", (long long)cfg.batch, (long long)opt.cfg.batch);
+            cfg.batch = opt.cfg.batch;
+        }
         set_config(m, cfg, kind, int(c.get_int("heads", opt.heads)));
         m.build_graph(ds.train);
         const size_t NP = r.state.count("params") ? r.state["params"].size() : 0;
@@ -160,7 +169,7 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         m.epoch = c.get_int("epoch", 0);
         train_seconds = c.get_number("train_seconds", 0);
         if (!opt.quiet)
-            std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint)\n", opt.out.c_str(),
+            std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint unless overridden)\n", opt.out.c_str(),
                      (long long)m.epoch);
     } else {
         init_model(m, ds.train, opt);

@@ -34,6 +34,10 @@ struct TrainOptions {
     std::string metrics_path;        // default: out + ".metrics.jsonl"
     std::string curve_path;          // default: out + ".curve.svg" (loss: out + ".loss.svg")
     bool resume = false;
+    // On resume, hyperparameters come from the checkpoint, except these when set: cfg.lr / cfg.batch
+    // then take effect from the next epoch (a schedule run in sittings; sampling is keyed by epoch
+    // and sample index, so a new batch size needs no sampler state).
+    bool override_lr = false, override_batch = false;
     bool quiet = false;              // no per-epoch lines on stdout
 };
 

@@ -25,6 +25,8 @@ class Args {
     std::string required(std::initializer_list<const char*> names);  // throws naming the option
     int64_t int_or(std::initializer_list<const char*> names, int64_t dflt);
     double double_or(std::initializer_list<const char*> names, double dflt);
+    // True if the option appears (not yet consumed); does not consume it.
+    bool given(std::initializer_list<const char*> names) const;
     // Repeatable option: every occurrence, in order.
     std::vector<std::string> values(std::initializer_list<const char*> names);
     // Boolean flag (no value).

@@ -38,7 +38,9 @@ training:
   --eval-every N      evaluate on the test split every N epochs (default 1; 0 = at the end only)
   --save-every N      checkpoint every N epochs (default 1)
   --max-minutes X     stop cleanly after X minutes (checkpoint written); continue with --resume
-  --resume            continue from MODEL_FILE (bit-identical to an uninterrupted run)
+  --resume            continue from MODEL_FILE (bit-identical to an uninterrupted run); hyper-
+                      parameters come from the checkpoint, except --lr and --batch when given:
+                      those take effect from the next epoch (a learning-rate schedule by sittings)
   --metrics FILE      metrics log (default MODEL_FILE.metrics.jsonl)
   --curve FILE        SVG curve (default MODEL_FILE.curve.svg; loss in MODEL_FILE.loss.svg)
   --threads N         worker threads (default: all cores, or TG_THREADS)
@@ -58,6 +60,8 @@ int cmd_train(tg::cli::Args& a) {
     o.cfg.dim = int(a.int_or({"--dim"}, 64));
     o.cfg.layers = int(a.int_or({"--layers"}, 3));
     o.epochs = a.int_or({"--epochs"}, 100);
+    o.override_lr = a.given({"--lr"});
+    o.override_batch = a.given({"--batch"});
     o.cfg.lr = float(a.double_or({"--lr"}, 1e-3));
     o.cfg.batch = a.int_or({"--batch"}, 2048);
     o.cfg.reg = float(a.double_or({"--reg"}, 1e-4));

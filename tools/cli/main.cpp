@@ -51,6 +51,16 @@ std::vector<std::string> Args::values(std::initializer_list<const char*> names) 
     return out;
 }
 
+bool Args::given(std::initializer_list<const char*> names) const {
+    for (size_t i = 0; i < tok_.size(); i++) {
+        if (used_[i]) continue;
+        std::string inl;
+        for (const char* nm : names)
+            if (name_matches(tok_[i], nm, &inl)) return true;
+    }
+    return false;
+}
+
 std::optional<std::string> Args::value(std::initializer_list<const char*> names) {
     auto v = values(names);
     if (v.empty()) return std::nullopt;

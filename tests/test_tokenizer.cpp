@@ -445,19 +445,11 @@ TEST_CASE("tokenizer: WordPiece, specials and truncation on a tiny vocabulary") 
 namespace {
 
 // The tastegraph binary sits next to tg_tests in the build directory.
-std::string cli_binary() {
-    char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "";
-    std::string exe(buf, size_t(n));
-    return exe.substr(0, exe.rfind('/') + 1) + "tastegraph";
-}
-
 // Run `tastegraph tokenize <args>` on `input`; returns stdout, sets *rc.
 std::string run_cli(const std::string& args, const std::string& input, int* rc) {
     const std::string base = "/tmp/tg_test_tokenize_" + std::to_string(getpid());
     std::ofstream(base + ".in", std::ios::binary) << input;
-    std::string cmd = cli_binary() + " tokenize " + args + " < " + base + ".in > " + base + ".out 2> " + base + ".err";
+    std::string cmd = tg::test::cli_binary() + " tokenize " + args + " < " + base + ".in > " + base + ".out 2> " + base + ".err";
     *rc = std::system(cmd.c_str());
     std::string out = tg::file_exists(base + ".out") ? tg::read_file(base + ".out") : "";
     std::remove((base + ".in").c_str());
@@ -469,8 +461,8 @@ std::string run_cli(const std::string& args, const std::string& input, int* rc) 
 }  // namespace
 
 TEST_CASE("tokenizer: tastegraph tokenize command line") {
-    if (!tg::file_exists(cli_binary())) {
-        MESSAGE("skipping: ", cli_binary(), " not built");
+    if (!tg::file_exists(tg::test::cli_binary())) {
+        MESSAGE("skipping: ", tg::test::cli_binary(), " not built");
         return;
     }
     const std::string shared = tg::test::shared_dir();

@@ -1,6 +1,8 @@
 // test_util.h — helpers shared by the test files: paths to fixtures and ../shared, random data.
 #pragma once
 #include <cstdint>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -13,6 +15,15 @@ inline std::string fixture(const std::string& rel) { return source_dir() + "/tes
 inline std::string shared_dir() {
     if (const char* s = std::getenv("TG_SHARED_DIR")) return s;
     return source_dir() + "/../shared";
+}
+
+// The `tastegraph` binary, built next to the test executable (for command-line tests).
+inline std::string cli_binary() {
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "tastegraph";
+    const std::string exe(buf, size_t(n));
+    return exe.substr(0, exe.rfind('/') + 1) + "tastegraph";
 }
 
 // Deterministic uniform floats in [lo, hi) from a 64-bit LCG (independent of <random> versions).

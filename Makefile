@@ -5,6 +5,7 @@
 #   make bench      GEMM benchmark vs OpenBLAS (see tools/bench)
 #   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights)
 #   make bench-graph LightGCN epoch / eval / PureSVD on Gowalla vs PyTorch and scipy
+#   make bench-train BERT fine-tuning step (MiniLM-L6, 32 x 128) vs PyTorch (needs make weights)
 #   make demo       the main job (see README)
 #   make weights    fetch real BERT weights into weights/
 #   make fuzz       libFuzzer targets for the file-format readers (not part of CI; see below)
@@ -12,7 +13,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build test asan bench demo weights bench-bert bench-graph clean
+.PHONY: all build test asan bench demo weights bench-bert bench-graph bench-train clean
 
 all: build
 
@@ -37,6 +38,10 @@ weights:
 # BERT encoder benchmark: ours vs ONNX Runtime vs PyTorch, 2 threads each (needs `make weights`).
 bench-bert: build
 	python3 tools/bench/bench_bert.py --build $(BUILD)
+
+# BERT training step benchmark: ours vs PyTorch, same batches, 2 threads each (needs `make weights` and ../shared).
+bench-train: build
+	python3 tools/bench/bench_train.py --build $(BUILD) $(BENCH_ARGS)
 
 # Graph learning benchmark: our LightGCN epoch, eval and PureSVD vs PyTorch / scipy (needs ../shared/data).
 bench-graph: build

@@ -15,6 +15,11 @@
 // Accumulation rule: forward outputs are overwritten. Backward gradients are ACCUMULATED (+=) into
 // dX / dY / dw, like parameter gradients in llm.c, so one buffer can collect several uses; callers
 // zero them first. Null gradient pointers are skipped (nothing to compute).
+//
+// These raw kernels are not on the autograd tape. graph/sparse_ops.h wraps each of them as a
+// differentiable Tensor op (spmm, spmm_t, sddmm, edge_softmax, segment_sum/mean/max) that checks
+// shapes, runs the forward kernel here and records a closure calling the matching backward kernel,
+// so a GNN can be written as tensor code and trained with loss.backward().
 #pragma once
 #include <cstddef>
 #include <cstdint>

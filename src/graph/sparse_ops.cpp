@@ -79,14 +79,16 @@ int check_weights(const SparseAdj& A, const Tensor& w, int64_t D, const char* op
 
 const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-// Offsets [S + 1] as contiguous i64, checked against N rows.
+// Offsets [S + 1] as a contiguous i64 copy, checked against N rows.
 Tensor check_offsets(const Tensor& offsets, int64_t N, const char* op) {
     TG_CHECK(offsets.defined(), "op ", op, ": offsets are undefined");
     require_cpu(op, {&offsets});
     TG_CHECK(offsets.dtype() == DType::i64 || offsets.dtype() == DType::i32, "op ", op, ": offsets ", offsets.str(),
              " must be i32/i64");
     TG_CHECK(offsets.dim() == 1 && offsets.size(0) >= 1, "op ", op, ": offsets ", offsets.str(), " must be [S + 1]");
-    Tensor off = offsets.to(DType::i64).contiguous();
+    // A private copy: the backward indexes with these offsets long after this check, so a caller that
+    // later edits its offsets tensor in place must not be able to send it out of bounds.
+    Tensor off = offsets.dtype() == DType::i64 ? offsets.clone() : offsets.to(DType::i64).contiguous();
     const int64_t* o = off.data<int64_t>();
     const int64_t S = off.size(0) - 1;
     TG_CHECK(o[0] == 0 && o[S] == N, "op ", op, ": offsets run from ", o[0], " to ", o[S], ", want 0 to N=", N,

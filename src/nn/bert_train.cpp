@@ -106,7 +106,7 @@ Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tenso
     TG_CHECK(ids.dim() == 2 && mask.shape() == ids.shape() && type_ids.shape() == ids.shape(),
              "BertTrainable::forward: ids ", ids.str(), ", mask ", mask.str(), ", type_ids ", type_ids.str(),
              " must all be [B, T]");
-    const int64_t B = ids.size(0), T = ids.size(1), C = cfg_.hidden_size, NH = cfg_.num_attention_heads, D = C / NH;
+    const int64_t T = ids.size(1), C = cfg_.hidden_size, NH = cfg_.num_attention_heads, D = C / NH;
     TG_CHECK(T <= cfg_.max_position_embeddings, "BertTrainable::forward: length ", T, " > max_position_embeddings ",
              cfg_.max_position_embeddings);
     const float eps = float(cfg_.layer_norm_eps);
@@ -116,20 +116,21 @@ Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tenso
     Tensor x = embedding(word_, ids) + embedding(pos_, pos_ids) + embedding(type_, type_ids);
     x = drop(layer_norm(x, ln_emb_w_, ln_emb_b_, eps), hidden_dropout);
 
-    // additive padding mask [B, 1, 1, T]: 0 for real keys, -1e9 for padding (exp underflows to exactly 0)
-    Tensor madd = (mask_to_f32(mask) - 1.0f) * 1e9f;
-    madd = madd.detach().reshape({B, 1, 1, T});
+    // additive padding mask [B, T]: 0 for real keys, -1e9 for padding (exp underflows to exactly 0)
+    Tensor madd = ((mask_to_f32(mask) - 1.0f) * 1e9f).detach();
     const float scale = 1.0f / std::sqrt(float(D));
-    auto heads = [&](const Tensor& y) { return y.reshape({B, T, NH, D}).permute({0, 2, 1, 3}); };  // [B,NH,T,D]
+    const float p_att = training() ? attention_dropout : 0.0f;
 
+    auto lin = [this](const Tensor& in, const Tensor& w, const Tensor& b) {
+        return bf16_matmul ? linear_bf16(in, w, b) : linear(in, w, b);
+    };
     for (const Layer& y : layers_) {
-        Tensor q = heads(linear(x, y.wq, y.bq)), k = heads(linear(x, y.wk, y.bk)), v = heads(linear(x, y.wv, y.bv));
-        Tensor s = matmul(q, k.transpose(-1, -2)) * scale;          // [B, NH, T, T]
-        Tensor a = drop(softmax(s, madd), attention_dropout);
-        Tensor ctx = matmul(a, v).permute({0, 2, 1, 3}).reshape({B, T, C});
-        x = layer_norm(drop(linear(ctx, y.wo, y.bo), hidden_dropout) + x, y.ln1_w, y.ln1_b, eps);
-        Tensor f = gelu(linear(x, y.w1, y.b1), cfg_.gelu_tanh());
-        x = layer_norm(drop(linear(f, y.w2, y.b2), hidden_dropout) + x, y.ln2_w, y.ln2_b, eps);
+        Tensor q = lin(x, y.wq, y.bq), k = lin(x, y.wk, y.bk), v = lin(x, y.wv, y.bv);  // [B, T, C]
+        // the heads are column blocks of q, k, v: [B, T, C] -> [B, T, C] (ops.h attention)
+        Tensor ctx = attention(q, k, v, madd, NH, scale, p_att, p_att > 0.0f ? default_generator().next_seed() : 0);
+        x = layer_norm(drop(lin(ctx, y.wo, y.bo), hidden_dropout) + x, y.ln1_w, y.ln1_b, eps);
+        Tensor f = gelu(lin(x, y.w1, y.b1), cfg_.gelu_tanh());
+        x = layer_norm(drop(lin(f, y.w2, y.b2), hidden_dropout) + x, y.ln2_w, y.ln2_b, eps);
     }
     return x;
 }

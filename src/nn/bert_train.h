@@ -13,8 +13,9 @@
 //   x   = dropout(LayerNorm(word[ids] + pos[0..T) + type[tt]))                               [B, T, C]
 //   per layer:
 //     q,k,v = x Wqᵀ + bq, ...  viewed as [B, NH, T, D]
-//     s     = q kᵀ / sqrt(D) + mask_add          mask_add[b,0,0,t] = 0 (real) or -1e9 (padding)  [B, NH, T, T]
+//     s     = q kᵀ / sqrt(D) + mask_add          mask_add[b,t] = 0 (real) or -1e9 (padding)  [B, NH, T, T]
 //     a     = dropout(softmax(s)) v              back to [B, T, C]
+//             (one fused op, tg::attention: heads read in place from [B, T, C], no permuted copies)
 //     x     = LayerNorm(dropout(a Woᵀ + bo) + x)
 //     x     = LayerNorm(dropout(gelu(x W1ᵀ + b1) W2ᵀ + b2) + x)
 //   pooler(x) = tanh(x[:, 0] Wpᵀ + bp)                                                        [B, C]
@@ -62,6 +63,9 @@ class BertTrainable : public Module {
     bool has_pooler() const { return pool_w_.defined(); }
     const Tensor& word_embeddings() const { return word_; }  // [V, C], tied to the MLM decoder (heads.h)
     float hidden_dropout = 0.1f, attention_dropout = 0.1f;  // set to 0 for deterministic training
+    // Run the encoder's Linear layers on bf16 GEMM operands with f32 accumulation (tg::linear_bf16, autocast
+    // style; the attention products, norms, activations, parameters and gradients stay f32). Off: exact f32.
+    bool bf16_matmul = false;
 
    private:
     struct Layer {

@@ -497,6 +497,7 @@ void AdamWState::step(float lr) {
         ++t[i];
         const float bc1 = 1.0f - std::pow(b1, float(t[i])), bc2s = std::sqrt(1.0f - std::pow(b2, float(t[i])));
         const float decay = 1.0f - lr * wd, stepsize = lr / bc1;
+#pragma omp parallel for simd schedule(static) if (n >= (1 << 16))
         for (int64_t j = 0; j < n; ++j) {
             p[j] *= decay;
             mm[j] = b1 * mm[j] + (1.0f - b1) * gg[j];

@@ -1,7 +1,9 @@
 // optim.cpp — see optim.h. Updates are plain loops over contiguous f32 data, outside autograd.
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace tg::nn {
 
@@ -81,10 +83,27 @@ void AdamW::step() {
 }
 
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
+    // sum of squares in double, read straight from the gradients (no copies); per parameter, blocks of 16k
+    // elements are summed in parallel and then in block order, so the result does not depend on the threads
     double total = 0.0;
     for (const Tensor& p : params) {
-        if (!p.grad().defined()) continue;
-        for (float g : p.grad().to_vector()) total += double(g) * g;
+        Tensor gt = p.grad();
+        if (!gt.defined()) continue;
+        gt = gt.dtype() == DType::f32 ? gt.contiguous() : gt.to(DType::f32).contiguous();
+        const float* g = gt.data<float>();
+        const int64_t n = gt.numel();
+        constexpr int64_t kBlock = 1 << 14;
+        const int64_t nb = (n + kBlock - 1) / kBlock;
+        std::vector<double> part(size_t(nb), 0.0);
+#pragma omp parallel for schedule(static) if (nb >= 4)
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
+            double sb = 0.0;
+#pragma omp simd reduction(+ : sb)
+            for (int64_t j = lo; j < hi; j++) sb += double(g[j]) * double(g[j]);
+            part[size_t(b)] = sb;
+        }
+        for (double x : part) total += x;
     }
     total = std::sqrt(total);
     const double coef = double(max_norm) / (total + 1e-6);
@@ -95,7 +114,9 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
             // leaf gradients are private contiguous tensors (autograd.cpp), so scaling in place is safe
             TG_CHECK(g.is_contiguous() && g.dtype() == DType::f32, "clip_grad_norm: gradient ", g.str());
             float* d = g.data<float>();
-            for (int64_t j = 0; j < g.numel(); j++) d[j] = float(d[j] * coef);
+            const int64_t n = g.numel();
+#pragma omp parallel for simd schedule(static) if (n >= (1 << 16))
+            for (int64_t j = 0; j < n; j++) d[j] = float(d[j] * coef);
         }
     }
     return float(total);

@@ -82,6 +82,17 @@ static std::vector<std::shared_ptr<TensorImpl>> topo_order(const std::shared_ptr
     return order;
 }
 
+// The gradient a leaf keeps must be its own (optimizers and clipping update it in place): g itself when nothing
+// else can see its memory (the only handle, the only view of a storage it fills exactly, as the ops' fresh
+// outputs are), otherwise a contiguous copy. Skipping the copy saves a pass over every parameter's gradient.
+static Tensor private_copy(Tensor g) {
+    const auto& impl = g.impl_ptr();
+    const bool sole = impl.use_count() == 1 && impl->storage.use_count() == 1 && !impl->storage->owner &&
+                      g.is_contiguous() && g.offset() == 0 &&
+                      impl->storage->nbytes == size_t(g.numel()) * dtype_size(g.dtype());
+    return sole ? g : g.clone();
+}
+
 // Gradients are never modified in place (a closure may return the same tensor for two inputs, or a
 // view of its own input), so accumulation allocates: acc = acc + g.
 static Tensor accumulate(const Tensor& acc, const Tensor& g) {
@@ -105,7 +116,7 @@ void run_backward(const Tensor& root, const Tensor& seed) {
         grads.erase(gi);
         if (!t->grad_fn) {  // a leaf: keep its gradient, as a private contiguous copy the first time
             Tensor have(t->grad);
-            t->grad = (have.defined() ? add(have, g) : g.clone()).impl_ptr();
+            t->grad = (have.defined() ? add(have, g) : private_copy(std::move(g))).impl_ptr();
             continue;
         }
         Node& node = *t->grad_fn;

@@ -2,13 +2,14 @@
 // JSON line. tools/bench/bench_train.py (`make bench-train`) writes the data and runs this beside PyTorch.
 //
 //   bench_train --model weights/all-MiniLM-L6-v2 --work DIR [--threads 2] [--batch 32] [--warmup 3]
-//               [--steps 10] [--lr 5e-5]
+//               [--steps 10] [--lr 5e-5] [--matmul f32|bf16]
 //
 // DIR holds what bench_train.py wrote from real reviews: ids.npy and mask.npy int32 [N, T] (cut or padded to
 // exactly T), labels.npy int64 [N] (10 classes), head_w.npy f32 [10, C] (the head's initial weight; bias 0).
 // The step, as `tastegraph finetune` runs it (nn/finetune.cpp) with dropout off:
 //   h = BertTrainable(ids, mask, 0) [B, T, C];  z = masked mean of h [B, C];  loss = CE(z Wᵀ + b, y)
 //   loss.backward();  clip_grad_norm(all, 1.0);  AdamW (wd 0.01 on matrices/embeddings, 0 on vectors);  zero_grad
+// --matmul bf16 runs the encoder's Linears on bf16 GEMM operands (BertTrainable::bf16_matmul, autocast style).
 // Step s uses rows [s·B, (s+1)·B) mod N. After --warmup steps, --steps timed steps; prints
 //   {"impl":"tastegraph","threads":2,"batch":B,"seq":T,"steps":S,"ms_per_step":..(median),"samples_per_s":..,
 //    "fwd_ms":..,"bwd_ms":..,"opt_ms":..,"peak_rss_mb":..,"losses":[every step's loss]}
@@ -56,7 +57,7 @@ static double median(std::vector<double> v) {
 }
 
 int main(int argc, char** argv) {
-    std::string model = "weights/all-MiniLM-L6-v2", work;
+    std::string model = "weights/all-MiniLM-L6-v2", work, matmul = "f32";
     int threads = 2;
     int64_t B = 32, warmup = 3, steps = 10;
     float lr = 5e-5f;
@@ -69,14 +70,15 @@ int main(int argc, char** argv) {
         else if (k == "--warmup") warmup = std::stoll(v);
         else if (k == "--steps") steps = std::stoll(v);
         else if (k == "--lr") lr = std::stof(v);
+        else if (k == "--matmul") matmul = v;
         else {
             std::fprintf(stderr, "bench_train: unknown option %s\n", k.c_str());
             return 2;
         }
     }
-    if (work.empty() || B < 1 || steps < 1 || warmup < 0) {
+    if (work.empty() || B < 1 || steps < 1 || warmup < 0 || (matmul != "f32" && matmul != "bf16")) {
         std::fprintf(stderr, "usage: bench_train --model DIR --work DIR [--threads N] [--batch B] [--warmup W] "
-                             "[--steps S] [--lr LR]\n");
+                             "[--steps S] [--lr LR] [--matmul f32|bf16]\n");
         return 2;
     }
     try {
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
 
         auto bert = nn::BertTrainable::load(model);
         bert->hidden_dropout = bert->attention_dropout = 0.0f;
+        bert->bf16_matmul = matmul == "bf16";
         const int64_t C = bert->config().hidden_size;
         TG_CHECK(head_w.size(1) == C, "bench_train: head_w ", head_w.str(), " for hidden size ", C);
         nn::LinearHead head(nn::TaskKind::softmax, C, head_w.size(0), 1);
@@ -150,10 +153,10 @@ int main(int argc, char** argv) {
             std::snprintf(b, sizeof b, "%s%.7f", ls.empty() ? "" : ",", l);
             ls += b;
         }
-        std::printf("{\"impl\":\"tastegraph\",\"threads\":%d,\"batch\":%lld,\"seq\":%lld,\"steps\":%lld,"
+        std::printf("{\"impl\":\"tastegraph\",\"matmul\":\"%s\",\"threads\":%d,\"batch\":%lld,\"seq\":%lld,\"steps\":%lld,"
                     "\"ms_per_step\":%.2f,\"samples_per_s\":%.2f,\"fwd_ms\":%.2f,\"bwd_ms\":%.2f,\"opt_ms\":%.2f,"
                     "\"peak_rss_mb\":%.1f,\"losses\":[%s]}\n",
-                    threads, (long long)B, (long long)T, (long long)steps, med, 1e3 * double(B) / med,
+                    matmul.c_str(), threads, (long long)B, (long long)T, (long long)steps, med, 1e3 * double(B) / med,
                     median(fwd_ms), median(bwd_ms), median(opt_ms), peak_rss_mb(), ls.c_str());
         std::fflush(stdout);
     } catch (const std::exception& e) {

@@ -3,7 +3,7 @@
 
     python3 tools/bench/bench_train.py [--build build] [--model weights/all-MiniLM-L6-v2] [--threads 2]
                                        [--batch 32] [--seq 128] [--warmup 3] [--steps 10] [--repeat 1]
-                                       [--json-out FILE]
+                                       [--bf16] [--json-out FILE]
 
 The step (identical on both sides, dropout off so the two compute the same numbers):
     h    = BertModel(ids, mask, token_type_ids = 0)           [B, T, C]   (MiniLM-L6: C 384, 6 layers)
@@ -23,9 +23,11 @@ that is what `tastegraph finetune` does per batch (nn/finetune.cpp) and what tra
    --warmup steps, then --steps timed steps, and prints one JSON line with the median step time, its split into
    forward / backward / optimizer (clipping + AdamW + zero_grad), peak RSS and the loss of every step.
    --repeat R runs the pair R times, interleaved (ours, torch, ours, torch, ...) and reports medians.
+   --bf16 adds a second pair with the Linear GEMMs on bf16 operands and f32 accumulation on both sides (ours:
+   BertTrainable::bf16_matmul; PyTorch: torch.autocast("cpu", bfloat16) around the encoder).
 3. Checks that the two compute the same thing: the first step's loss (same weights, same batch) must agree to
-   1e-4 relative, and the losses of the later steps (which depend on the gradients and the AdamW updates) are
-   printed side by side with their largest relative difference.
+   1e-4 relative (bf16 pair: 1e-2), and the losses of the later steps (which depend on the gradients and the
+   AdamW updates) are printed side by side with their largest relative difference.
 4. Prints a table (samples/s, ms/step, forward/backward/optimizer ms, peak RSS, ratio ours/PyTorch) and the same
    as JSON lines. The machine may be shared: compare within one run.
 """
@@ -119,7 +121,9 @@ def peer_torch(a):
         r = [(s * B + i) % n for i in range(B)]
         x, m, y = ids[r], mask[r], labels[r]
         t0 = time.perf_counter()
-        h = bert(input_ids=x, attention_mask=m, token_type_ids=tt).last_hidden_state
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.matmul == "bf16"):
+            h = bert(input_ids=x, attention_mask=m, token_type_ids=tt).last_hidden_state
+        h = h.float()
         mf = m.unsqueeze(-1).to(h.dtype)
         z = (h * mf).sum(1) / mf.sum(1).clamp(min=1.0)
         loss = torch.nn.functional.cross_entropy(head(z), y)
@@ -137,7 +141,7 @@ def peer_torch(a):
             bwd_ms.append(1e3 * (t2 - t1))
             opt_ms.append(1e3 * (t3 - t2))
     med = statistics.median(step_ms)
-    print(json.dumps({"impl": "pytorch", "threads": a.threads, "batch": B, "seq": int(ids.shape[1]),
+    print(json.dumps({"impl": "pytorch", "matmul": a.matmul, "threads": a.threads, "batch": B, "seq": int(ids.shape[1]),
                       "steps": a.steps, "ms_per_step": round(med, 2), "samples_per_s": round(1e3 * B / med, 2),
                       "fwd_ms": round(statistics.median(fwd_ms), 2), "bwd_ms": round(statistics.median(bwd_ms), 2),
                       "opt_ms": round(statistics.median(opt_ms), 2), "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -168,9 +172,12 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--bf16", action="store_true", help="also run both sides with bf16 Linear GEMMs "
+                    "(ours: BertTrainable::bf16_matmul; PyTorch: torch.autocast(cpu, bfloat16))")
     ap.add_argument("--json-out", default="")
     ap.add_argument("--peer", choices=["torch"], help=argparse.SUPPRESS)  # internal: child process
     ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--matmul", default="f32", help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.peer:
@@ -188,53 +195,72 @@ def main():
     common = ["--model", a.model, "--work", a.work, "--threads", str(a.threads), "--batch", str(a.batch),
               "--warmup", str(a.warmup), "--steps", str(a.steps), "--lr", str(a.lr)]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    ours, torch_ = [], []
-    for _ in range(a.repeat):  # interleaved: a slow spell of the shared machine hits both sides
-        ours.append(run_json([os.path.join(build, "bench_train")] + common, env))
-        torch_.append(run_json([sys.executable, os.path.abspath(__file__), "--peer", "torch"] + common, env))
+    modes = ["f32", "bf16"] if a.bf16 else ["f32"]
+    runs = {}  # (impl, matmul) -> list of results
+    for _ in range(a.repeat):  # interleaved: a slow spell of the shared machine hits every side
+        for mm in modes:
+            runs.setdefault(("tastegraph", mm), []).append(
+                run_json([os.path.join(build, "bench_train")] + common + ["--matmul", mm], env))
+            runs.setdefault(("pytorch", mm), []).append(
+                run_json([sys.executable, os.path.abspath(__file__), "--peer", "torch", "--matmul", mm] + common, env))
 
-    def summary(runs):
-        r = dict(runs[0])
+    def summary(rs):
+        r = dict(rs[0])
         for k in ["ms_per_step", "fwd_ms", "bwd_ms", "opt_ms", "peak_rss_mb"]:
-            r[k] = round(statistics.median(x[k] for x in runs), 2)
+            r[k] = round(statistics.median(x[k] for x in rs), 2)
         r["samples_per_s"] = round(1e3 * a.batch / r["ms_per_step"], 2)
-        r["repeat"] = len(runs)
+        r["repeat"] = len(rs)
         return r
 
-    o, t = summary(ours), summary(torch_)
-    lo, lt = o.pop("losses"), t.pop("losses")
-    first_rel = abs(lo[0] - lt[0]) / abs(lt[0])
-    worst_rel = max(abs(x - y) / abs(y) for x, y in zip(lo, lt))
-    speed, rss = o["samples_per_s"] / t["samples_per_s"], o["peak_rss_mb"] / t["peak_rss_mb"]
+    res = {key: summary(rs) for key, rs in runs.items()}
+    losses = {key: r.pop("losses") for key, r in res.items()}
+
+    def rel(x, y):
+        return abs(x - y) / abs(y)
 
     print(f"\nBERT training step: {os.path.basename(a.model)}, batch {a.batch} x seq {a.seq}, {a.threads} threads, "
           f"mean pooling + {NUM_CLASSES}-way softmax head, AdamW, dropout off; median of {a.steps} steps "
           f"after {a.warmup} warm-up" + (f", median of {a.repeat} interleaved runs" if a.repeat > 1 else ""))
-    hdr = (f"{'impl':<11} {'samples/s':>9} {'ms/step':>8} {'fwd ms':>7} {'bwd ms':>7} {'opt ms':>7} "
-           f"{'peak RSS MB':>11}")
+    hdr = (f"{'impl':<16} {'samples/s':>9} {'ms/step':>8} {'fwd ms':>7} {'bwd ms':>7} {'opt ms':>7} "
+           f"{'peak RSS MB':>11} | {'vs torch f32':>12}")
     print(hdr)
     print("-" * len(hdr))
-    for name, r in [("tastegraph", o), ("pytorch", t)]:
-        print(f"{name:<11} {r['samples_per_s']:9.1f} {r['ms_per_step']:8.1f} {r['fwd_ms']:7.1f} {r['bwd_ms']:7.1f} "
-              f"{r['opt_ms']:7.1f} {r['peak_rss_mb']:11.0f}")
-    print(f"ours / PyTorch: {speed:.2f}x samples/s (goal >= 2), {rss:.2f}x peak RSS (goal <= 1)")
-    print(f"losses (ours | PyTorch), step 1 = same weights, same batch:")
-    for i, (x, y) in enumerate(zip(lo, lt)):
-        print(f"  step {i + 1:>2}{' (warm-up)' if i < a.warmup else '          '}  {x:.6f} | {y:.6f}")
-    print(f"first-step loss relative difference {first_rel:.2e} (must be <= 1e-4); "
-          f"largest over all steps {worst_rel:.2e}")
-    rows = [o, t, {"check": "ratio_vs_pytorch", "samples_per_s": round(speed, 3), "peak_rss": round(rss, 3)},
-            {"check": "first_step_loss_rel_diff", "value": first_rel, "ok": first_rel <= 1e-4},
-            {"check": "max_step_loss_rel_diff", "value": worst_rel}]
+    base = res[("pytorch", "f32")]
+    rows = []
+    for mm in modes:
+        for impl in ["tastegraph", "pytorch"]:
+            r = res[(impl, mm)]
+            name = f"{impl} {mm}" + (" (autocast)" if impl == "pytorch" and mm == "bf16" else "")
+            sp, rs_ = r["samples_per_s"] / base["samples_per_s"], r["peak_rss_mb"] / base["peak_rss_mb"]
+            print(f"{name:<16} {r['samples_per_s']:9.2f} {r['ms_per_step']:8.1f} {r['fwd_ms']:7.1f} {r['bwd_ms']:7.1f} "
+                  f"{r['opt_ms']:7.1f} {r['peak_rss_mb']:11.0f} | {sp:5.2f}x speed")
+            rows.append(dict(r, ratio_vs_pytorch_f32=round(sp, 3), rss_ratio_vs_pytorch_f32=round(rs_, 3)))
+    checks = []
+    for mm in modes:
+        o, t = res[("tastegraph", mm)], res[("pytorch", mm)]
+        sp, rs_ = o["samples_per_s"] / t["samples_per_s"], o["peak_rss_mb"] / t["peak_rss_mb"]
+        lo, lt = losses[("tastegraph", mm)], losses[("pytorch", mm)]
+        first, worst = rel(lo[0], lt[0]), max(rel(x, y) for x, y in zip(lo, lt))
+        tol = 1e-4 if mm == "f32" else 1e-2  # bf16 operands: ~3 significant digits per product
+        print(f"\n{mm}: ours / PyTorch {mm} = {sp:.2f}x samples/s (goal >= 2), {rs_:.2f}x peak RSS (goal <= 1)")
+        print(f"{mm}: losses (ours | PyTorch), step 1 = same weights, same batch:")
+        for i, (x, y) in enumerate(zip(lo, lt)):
+            print(f"  step {i + 1:>2}{' (warm-up)' if i < a.warmup else '          '}  {x:.6f} | {y:.6f}")
+        print(f"{mm}: first-step loss relative difference {first:.2e} (must be <= {tol:g}); largest over all "
+              f"steps {worst:.2e}")
+        checks += [{"check": f"ratio_vs_pytorch_{mm}", "samples_per_s": round(sp, 3), "peak_rss": round(rs_, 3)},
+                   {"check": f"first_step_loss_rel_diff_{mm}", "value": first, "ok": first <= tol},
+                   {"check": f"max_step_loss_rel_diff_{mm}", "value": worst}]
     print("\nJSON lines:")
-    for r in rows:
+    for r in rows + checks:
         print(json.dumps(r))
     if a.json_out:
         with open(a.json_out, "w") as f:
-            for r in rows:
+            for r in rows + checks:
                 f.write(json.dumps(r) + "\n")
-    if first_rel > 1e-4:
-        sys.exit("bench_train: the first-step losses differ: the two sides do not compute the same step")
+    bad = [c["check"] for c in checks if c.get("ok") is False]
+    if bad:
+        sys.exit(f"bench_train: {', '.join(bad)}: the two sides do not compute the same step")
 
 
 if __name__ == "__main__":

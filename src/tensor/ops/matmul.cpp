@@ -133,6 +133,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
     float* py = y.data<float>();
     if (bias.defined()) {
         const float* pb = bias.data<float>();
+#pragma omp parallel for schedule(static) if (R * OUT >= (1 << 16))
         for (int64_t r = 0; r < R; r++)
             for (int64_t o = 0; o < OUT; o++) py[r * OUT + o] = pb[o];
     }
@@ -153,6 +154,73 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
             gemm_f32(true, false, OUT, IN, R, 1.0f, g.data<float>(), OUT, x2.data<float>(), IN, 0.0f, gr[1].data<float>(), IN);
         }
         if (need.size() > 2 && need[2]) gr[2] = sum(g, {0});  // db[OUT] = sum over rows of g
+        return gr;
+    });
+    return out.reshape(oshape);
+}
+
+// ---- linear with bf16 GEMM operands -----------------------------------------------------------------
+// The same op as linear() with each GEMM's two operands rounded to bf16 (round to nearest even) and the
+// products accumulated and returned in f32 — what torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+// does to a Linear. Forward, dx and dw all run on gemm_bf16 (avx512_bf16's vdpbf16ps: twice the f32 rate);
+// the bias, its gradient and everything outside the Linear stay f32. The closure keeps x and w as bf16 (half
+// the memory of linear()'s f32 copies).
+
+namespace {
+
+Tensor to_bf16(const Tensor& t) {  // contiguous f32 -> bf16, in parallel
+    Tensor out = Tensor::empty(t.shape(), DType::bf16);
+    const float* src = t.data<float>();
+    uint16_t* dst = out.data<uint16_t>();
+    const int64_t n = t.numel();
+#pragma omp parallel for simd schedule(static) if (n >= (1 << 16))
+    for (int64_t i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
+    return out;
+}
+
+}  // namespace
+
+Tensor linear_bf16(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+    Tensor x = f32_input(x_in, "linear_bf16", "x"), w = f32_input(w_in, "linear_bf16", "weight");
+    Tensor bias = b_in.defined() ? f32_input(b_in, "linear_bf16", "bias").contiguous() : Tensor();
+    TG_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "linear_bf16: x ", x.str(), " with weight ",
+             w.str(), " (want weight [OUT, IN] and x [..., IN])");
+    const int64_t OUT = w.size(0), IN = w.size(1);
+    TG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == OUT), "linear_bf16: bias ", bias.str(),
+             " for weight ", w.str());
+    Shape oshape = x.shape();
+    oshape.back() = OUT;
+    const Tensor x2 = x.reshape({-1, IN}).contiguous();  // [R, IN]
+    const int64_t R = x2.size(0);
+    const Tensor xb = to_bf16(x2), wb = to_bf16(w.contiguous());  // [R, IN], [OUT, IN] bf16
+    Tensor y = Tensor::empty({R, OUT});
+    float* py = y.data<float>();
+    if (bias.defined()) {
+        const float* pb = bias.data<float>();
+#pragma omp parallel for schedule(static) if (R * OUT >= (1 << 16))
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t o = 0; o < OUT; o++) py[r * OUT + o] = pb[o];
+    }
+    if (R > 0 && OUT > 0)  // y[R, OUT] = xb · wbᵀ (+ y: the bias)
+        gemm_bf16(false, true, R, OUT, IN, 1.0f, xb.data<uint16_t>(), IN, wb.data<uint16_t>(), IN,
+                  bias.defined() ? 1.0f : 0.0f, py, OUT);
+    std::vector<Tensor> inputs{x2, w};
+    if (bias.defined()) inputs.push_back(bias);
+    Tensor out = record(y, "linear_bf16", inputs, [xb, wb, R, OUT, IN](const Tensor& g_in, const std::vector<bool>& need) {
+        const Tensor g = g_in.contiguous();  // [R, OUT] f32
+        const Tensor gb = to_bf16(g);
+        std::vector<Tensor> gr(need.size());
+        if (need[0]) {  // dx[R, IN] = g[R, OUT] · w[OUT, IN]
+            gr[0] = Tensor::empty({R, IN});
+            gemm_bf16(false, false, R, IN, OUT, 1.0f, gb.data<uint16_t>(), OUT, wb.data<uint16_t>(), IN, 0.0f,
+                      gr[0].data<float>(), IN);
+        }
+        if (need[1]) {  // dw[OUT, IN] = gᵀ[OUT, R] · x[R, IN]
+            gr[1] = Tensor::empty({OUT, IN});
+            gemm_bf16(true, false, OUT, IN, R, 1.0f, gb.data<uint16_t>(), OUT, xb.data<uint16_t>(), IN, 0.0f,
+                      gr[1].data<float>(), IN);
+        }
+        if (need.size() > 2 && need[2]) gr[2] = sum(g, {0});  // db[OUT] = sum over rows of g (f32)
         return gr;
     });
     return out.reshape(oshape);

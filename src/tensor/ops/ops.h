@@ -7,7 +7,7 @@
 // the tests compare against and take finite differences through.
 //
 // Files: elementwise.cpp (arith, broadcasting, unary math), reduce.cpp (sum/mean/max), matmul.cpp
-// (matmul, bmm, linear), nn.cpp (softmax, log_softmax, layer_norm, gelu, embedding, dropout),
+// (matmul, bmm, linear), nn.cpp (softmax, log_softmax, layer_norm, gelu, embedding, dropout), attention.cpp,
 // index.cpp (concat, split, index_select, gather), loss.cpp (cross_entropy, BCE, MSE, cosine, L2).
 //
 // Broadcasting follows NumPy/PyTorch: shapes are right-aligned, a dim of size 1 stretches.
@@ -65,6 +65,9 @@ Tensor argmax(const Tensor& a, int64_t axis);                     // i64, not di
 Tensor matmul(const Tensor& a, const Tensor& b);
 // y[..., OUT] = x[..., IN] · weight[OUT, IN]ᵀ + bias[OUT] (PyTorch's nn.Linear layout); bias optional.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// linear() with its GEMMs (forward, dx, dw) on bf16-rounded operands, f32 accumulation and results
+// (torch.autocast's bf16 Linear): twice the f32 GEMM rate on avx512_bf16 CPUs, ~3 significant digits.
+Tensor linear_bf16(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- neural-net ops ----
 // softmax over the last dim of x [..., C] with an optional additive mask broadcastable to x
@@ -78,6 +81,13 @@ Tensor embedding(const Tensor& table, const Tensor& ids);
 // inverted dropout: y = x * keep / (1 - p), keep[i] = philox_uniform(seed, i) >= p. Identity when
 // !training or p == 0. The mask depends only on (seed, i): same result for any thread count.
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed);
+
+// Multi-head attention on [B, T, C] activations (C = NH·D heads read in place, no permuted copies; attention.cpp):
+//   out[b, :, h] = dropout(softmax(scale · q[b, :, h] k[b, :, h]ᵀ + mask_add[b])) v[b, :, h]
+// mask_add [B, T] additive over keys (0 real, -1e9 padding; a constant), or undefined. Dropout p on the
+// probabilities with the mask of dropout(·, p, true, seed) on a [B, NH, T, T] tensor; p = 0: none.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask_add, int64_t num_heads,
+                 float scale, float p = 0.0f, uint64_t seed = 0);
 
 // ---- indexing ----
 Tensor concat(const std::vector<Tensor>& ts, int64_t axis);

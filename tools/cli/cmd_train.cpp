@@ -33,7 +33,8 @@ model:
   --reg X             L2 weight on the batch's ego embeddings (default 1e-4)
   --seed S            initialization and sampling seed (default 2020)
   --heads H           GAT attention heads (default 4; dim must be a multiple)
-  --power-iters Q     PureSVD power iterations (default 8); --oversample P (default 16)
+  --power-iters Q     PureSVD: at most Q block-Krylov steps (default 0: until the singular values
+                      settle to 1e-14); --oversample P extra Ritz vectors (default 16)
 training:
   --eval-every N      evaluate on the test split every N epochs (default 1; 0 = at the end only)
   --save-every N      checkpoint every N epochs (default 1)
@@ -67,7 +68,7 @@ int cmd_train(tg::cli::Args& a) {
     o.cfg.reg = float(a.double_or({"--reg"}, 1e-4));
     o.cfg.seed = uint64_t(a.int_or({"--seed"}, 2020));
     o.heads = int(a.int_or({"--heads"}, 4));
-    o.svd_power_iters = int(a.int_or({"--power-iters"}, 8));
+    o.svd_power_iters = int(a.int_or({"--power-iters"}, 0));
     o.svd_oversample = int(a.int_or({"--oversample"}, 16));
     o.eval_every = a.int_or({"--eval-every"}, 1);
     o.save_every = a.int_or({"--save-every"}, 1);

@@ -66,18 +66,30 @@ void Gnn::init(const Csr& train, const GnnConfig& c) {
     adam = Adam{};
     adam.lr = cfg.base.lr;
     adam.init(params.size());
+    feat = FeatureProj{};
     epoch = 0;
 }
+
+void Gnn::set_features(NodeFeatures user, NodeFeatures item) {
+    feat.init(std::move(user), std::move(item), cfg.base.dim, cfg.base.seed, cfg.base.init_std, cfg.base.lr);
+}
+
+const float* Gnn::input_layer() const { return feat.enabled() ? ego_.data() : params.data(); }
 
 void Gnn::forward(std::vector<float>& F, bool keep) const {
     const int64_t N = U + I, D = cfg.base.dim, ND = N * D;
     const int K = cfg.base.layers, nh = cfg.heads;
     const int64_t E = Ahat.nnz();
     H_.resize(size_t(K)), P_.resize(size_t(K)), Z_.resize(size_t(K)), S_.resize(size_t(K));
-    F.assign(params.begin(), params.begin() + ND);
+    if (feat.enabled()) {
+        ego_.resize(size_t(ND));
+        feat.ego_forward(params.data(), U, I, ego_.data());  // H_0 = E0 + X W
+    }
+    const float* H0 = input_layer();
+    F.assign(H0, H0 + ND);
     std::vector<float> s;
     for (int k = 1; k <= K; k++) {
-        const float* Hp = k == 1 ? params.data() : H_[size_t(k - 2)].data();
+        const float* Hp = k == 1 ? H0 : H_[size_t(k - 2)].data();
         const float* W = params.data() + ND + int64_t(k - 1) * D * D;
         auto& Z = Z_[size_t(k - 1)];
         auto& P = P_[size_t(k - 1)];
@@ -119,8 +131,9 @@ double Gnn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
         dZ(static_cast<size_t>(ND)), tmp(static_cast<size_t>(ND));
     for (int64_t q = 0; q < ND; q++) cur[size_t(q)] = dF[size_t(q)] * inv;
     std::vector<float> dalpha, ds;
+    const float* H0 = input_layer();
     for (int k = K; k >= 1; k--) {
-        const float* Hp = k == 1 ? params.data() : H_[size_t(k - 2)].data();
+        const float* Hp = k == 1 ? H0 : H_[size_t(k - 2)].data();
         const float* W = params.data() + ND + int64_t(k - 1) * D * D;
         float* dW = grad + ND + int64_t(k - 1) * D * D;
         const auto& Z = Z_[size_t(k - 1)];
@@ -146,18 +159,21 @@ double Gnn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
         }
         cur.swap(next);
     }
-    // cur = dL/dE0 (through the network); add the L2 term on the batch's ego embeddings.
+    // cur = dL/dH_0 (through the network); add the L2 term on the batch's rows of H_0 (the ego
+    // embeddings, plus X W with features).
     std::copy(cur.begin(), cur.end(), grad);
     const float rs = cfg.base.reg / float(B);
     double reg = 0;
     for (int64_t b = 0; b < B; b++)
         for (int64_t r : {int64_t(batch[b].u), U + batch[b].i, U + batch[b].j}) {
-            const float* e = params.data() + r * D;
+            const float* e = H0 + r * D;
             for (int64_t d = 0; d < D; d++) {
                 reg += double(e[d]) * e[d];
                 grad[r * D + d] += rs * e[d];
             }
         }
+    // dE0 = dH_0 (already in grad); with features dW = Xᵀ dH_0.
+    if (feat.enabled()) feat.ego_backward(grad, U);
     return loss + double(cfg.base.reg) * reg / 2 / double(B);
 }
 
@@ -170,6 +186,7 @@ double Gnn::train_batch(int64_t b) {
     const double loss = loss_and_grad(trip_.data(), B, grad_.data());
     adam.lr = cfg.base.lr;
     adam.step(params.data(), grad_.data(), params.size());
+    if (feat.enabled()) feat.step(cfg.base.lr);
     return loss;
 }
 

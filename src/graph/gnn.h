@@ -20,6 +20,9 @@
 //   GAT: dQ, dα from the SpMM (spmm_backward);  ds = edge_softmax_backward(α, dα) / sqrt(Dh);
 //        dQ += both sides of the SDDMM (sddmm_backward);  dW_k = H_{k-1}ᵀ dQ;  dH_{k-1} += dQ W_kᵀ
 // Parameters live in one flat vector  params = [E0 (N·D) | W_1 (D·D) | ... | W_K]  so one Adam covers all.
+// Node features (optional, node_features.h): the input layer becomes H_0 = E0 + [X_u W_u ; X_i W_i]
+// (W in `feat`, with its own Adam in lockstep); the L2 term is on the batch rows of H_0, and the
+// backward ends with dE0 = dH_0, dW = Xᵀ dH_0.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +32,7 @@
 
 #include "graph/csr.h"
 #include "graph/lightgcn.h"
+#include "graph/node_features.h"
 #include "graph/sparse.h"
 
 namespace tg::graph {
@@ -48,13 +52,16 @@ struct Gnn {
     std::vector<int32_t> active;  // users with training items
     std::vector<float> params;    // [N·D + K·D·D]
     Adam adam;
+    FeatureProj feat;             // optional node features and their projection (own Adam, same t)
     int64_t epoch = 0;
 
     void init(const Csr& train, const GnnConfig& c);
+    // After init: use node features (either may have F = 0); draws W from the seed (params unchanged).
+    void set_features(NodeFeatures user, NodeFeatures item);
     void build_graph(const Csr& train);
     int64_t batches_per_epoch() const { return (R.nnz() + cfg.base.batch - 1) / cfg.base.batch; }
     int64_t n_params() const;
-    // Loss on a batch and d(loss)/d(params) into grad [n_params] (overwritten).
+    // Loss on a batch and d(loss)/d(params) into grad [n_params] (overwritten); with features, also feat.dW.
     double loss_and_grad(const Triple* batch, int64_t B, float* grad);
     double train_batch(int64_t b);
     std::vector<float> final_embeddings() const;  // F [N, D]
@@ -63,6 +70,8 @@ struct Gnn {
     // Forward through all layers; keeps what the backward needs in the cache vectors when `keep`.
     void forward(std::vector<float>& F, bool keep) const;
     mutable std::vector<std::vector<float>> H_, P_, Z_, S_;  // per layer caches (H_0 = E0 not stored)
+    mutable std::vector<float> ego_;                         // H_0 = E0 + X W with node features
+    const float* input_layer() const;                        // H_0: params or ego_ (after forward)
     std::vector<float> grad_;
     std::vector<Triple> trip_;
 };

@@ -11,25 +11,6 @@
 
 namespace tg::graph {
 
-// ---- Adam ---------------------------------------------------------------------------------------
-
-void Adam::step(float* p, const float* g, size_t n) {
-    TG_CHECK(m.size() == n && v.size() == n, "Adam: state has ", m.size(), " entries, parameters ", n);
-    t++;
-    const float bc1 = 1.f - std::pow(beta1, float(t)), bc2 = 1.f - std::pow(beta2, float(t));
-    const float b1 = beta1, b2 = beta2, step = lr / bc1, ib2 = 1.f / std::sqrt(bc2), e = eps;
-    float* M = m.data();
-    float* V = v.data();
-    // torch: denom = sqrt(v) / sqrt(bc2) + eps;  p -= (lr / bc1) * m / denom
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
-    for (int64_t k = 0; k < int64_t(n); k++) {
-        const float gk = g[k];
-        M[k] = b1 * M[k] + (1.f - b1) * gk;
-        V[k] = b2 * V[k] + (1.f - b2) * gk * gk;
-        p[k] -= step * M[k] / (std::sqrt(V[k]) * ib2 + e);
-    }
-}
-
 // ---- sampling -----------------------------------------------------------------------------------
 
 // Uniform integer in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32, negligible here).
@@ -146,7 +127,19 @@ void LightGcn::init(const Csr& train, const LightGcnConfig& c) {
     adam = Adam{};
     adam.lr = cfg.lr;
     adam.init(E0.size());
+    feat = FeatureProj{};
     epoch = 0;
+}
+
+void LightGcn::set_features(NodeFeatures user, NodeFeatures item) {
+    feat.init(std::move(user), std::move(item), cfg.dim, cfg.seed, cfg.init_std, cfg.lr);
+}
+
+const float* LightGcn::ego(std::vector<float>& buf) const {
+    if (!feat.enabled()) return E0.data();
+    buf.resize(E0.size());
+    feat.ego_forward(E0.data(), U, I, buf.data());
+    return buf.data();
 }
 
 int64_t LightGcn::batches_per_epoch() const {
@@ -164,6 +157,7 @@ double LightGcn::train_batch(int64_t b) {
     const double loss = loss_and_grad(trip_.data(), B, G_.data());
     adam.lr = cfg.lr;
     adam.step(E0.data(), G_.data(), ND);
+    if (feat.enabled()) feat.step(cfg.lr);
     return loss;
 }
 
@@ -200,11 +194,12 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     //   forward layer k (1..K):   rows ball_{K-k}                      (layer K: just S)
     //   backward layer j (1..K):  rows ball_j (all rows for j = K), sources ball_{j-1}
     batch_balls(Ahat, batch, B, U, K, ball_flag_, ball_list_);
-    // forward: F = P E0 on S
-    std::copy(E0.begin(), E0.end(), F_.begin());
+    // forward: F = P E0 on S (E0 = E + X W with node features)
+    const float* e0 = ego(ego_);
+    std::copy(e0, e0 + ND, F_.begin());
     const float inv = 1.f / float(K + 1);
     {
-        const float* cur = E0.data();
+        const float* cur = e0;
         float* buf[2] = {work_.data(), work_.data() + ND};
         for (int k = 1; k <= K; k++) {
             const auto& rows = ball_list_[size_t(K - k)];
@@ -237,12 +232,13 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
         }
     }
     // L2 on the ego embeddings of the batch: reg * (|e_u|² + |e_i|² + |e_j|²) / 2 / B
+    // (rows of E0 + X W with node features: W is regularized through the rows it makes)
     const float rs = cfg.reg / float(B);
     double reg = 0;
     for (int64_t k = 0; k < B; k++) {
         const int64_t rows[3] = {batch[k].u, U + batch[k].i, U + batch[k].j};
         for (int64_t r : rows) {
-            const float* e = E0.data() + r * D;
+            const float* e = e0 + r * D;
             float* g = grad + r * D;
             for (int64_t d = 0; d < D; d++) {
                 reg += double(e[d]) * e[d];
@@ -250,13 +246,15 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
             }
         }
     }
+    // grad = dE0; with features it is also dE, and dW = Xᵀ dE0.
+    if (feat.enabled()) feat.ego_backward(grad, U);
     return loss + double(cfg.reg) * reg / 2 / double(B);
 }
 
 std::vector<float> LightGcn::final_embeddings() const {
     const int64_t N = U + I, D = cfg.dim;
-    std::vector<float> F(static_cast<size_t>(N * D)), work(static_cast<size_t>(2 * N * D));
-    lightgcn_propagate(Ahat, E0.data(), D, cfg.layers, F.data(), work.data());
+    std::vector<float> F(static_cast<size_t>(N * D)), work(static_cast<size_t>(2 * N * D)), buf;
+    lightgcn_propagate(Ahat, ego(buf), D, cfg.layers, F.data(), work.data());
     return F;
 }
 

@@ -10,6 +10,10 @@
 //   L    = mean_b softplus(-x_b)  +  reg * Σ_b (|E0[u]|² + |E0[i]|² + |E0[j]|²) / 2 / B
 // (exactly the LightGCN authors' bpr_loss + weight_decay * reg_loss).
 //
+// Node features (optional, node_features.h): the ego embeddings become E0 = E + [X_u W_u ; X_i W_i]
+// with E the free embeddings (the member E0 below) and W learned; the L2 term above is then on the batch
+// rows of that sum, and the backward ends with dE = dE0, dW = Xᵀ dE0 (FeatureProj::ego_backward).
+//
 // Backward. F = P E0 with P = (I + Â + ... + Â^K)/(K+1), and P is symmetric because Â is, so
 //   dE0 = Pᵀ dF = P dF:  the backward is the same propagation applied to the (sparse) gradient dF.
 // Per batch: one propagation of E0 (forward), one of dF (backward), i.e. 2K SpMMs, as in the official
@@ -28,19 +32,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "graph/adam.h"
 #include "graph/csr.h"
+#include "graph/node_features.h"
 
 namespace tg::graph {
-
-// Adam (Kingma & Ba) on a flat parameter array, as torch.optim.Adam without weight decay.
-//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
-struct Adam {
-    float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-    int64_t t = 0;             // steps taken
-    std::vector<float> m, v;   // [n] moments
-    void init(size_t n) { m.assign(n, 0.f), v.assign(n, 0.f), t = 0; }
-    void step(float* p, const float* g, size_t n);  // parallel, elementwise (deterministic)
-};
 
 // One BPR triple.
 struct Triple {
@@ -75,25 +71,32 @@ struct LightGcn {
     Csr R;                           // [U x I] training interactions
     Csr Ahat;                        // [N x N] normalized adjacency
     std::vector<int32_t> active;     // users with >= 1 training item
-    std::vector<float> E0;           // [N, D] ego embeddings (the parameters)
+    std::vector<float> E0;           // [N, D] ego embeddings (the parameters); with node features, the
+                                     // free part E of E0 = E + X W
     Adam adam;
+    FeatureProj feat;                // optional node features and their projection (own Adam, same t)
     int64_t epoch = 0;               // completed epochs
 
     // Build graph structures and initialize E0 ~ N(0, init_std²) from cfg.seed (Philox).
     void init(const Csr& train, const LightGcnConfig& c);
+    // After init: use node features (either may have F = 0); draws W from cfg.seed (E0 is unchanged).
+    void set_features(NodeFeatures user, NodeFeatures item);
     // Structures only (E0/Adam supplied by the caller, e.g. from a checkpoint).
     void build_graph(const Csr& train);
     int64_t batches_per_epoch() const;
-    // Loss of a batch of triples and its gradient w.r.t. E0 into grad [N, D] (overwritten). No update.
+    // Loss of a batch of triples and its gradient w.r.t. E0 into grad [N, D] (overwritten); with
+    // features, also feat.dW. No update.
     double loss_and_grad(const Triple* batch, int64_t B, float* grad);
     // Run batch `b` of the current epoch (forward, backward, Adam). Returns the batch's mean loss
     // (BPR + reg term).
     double train_batch(int64_t b);
     // Final embeddings F [N, D].
     std::vector<float> final_embeddings() const;
+    // The propagation's input: E0 itself, or E0 + X W (into `buf`) with features.
+    const float* ego(std::vector<float>& buf) const;
 
    private:
-    std::vector<float> F_, dF_, G_, work_;  // [N, D] scratch
+    std::vector<float> F_, dF_, G_, work_, ego_;  // [N, D] scratch
     std::vector<Triple> trip_;
     std::vector<std::vector<uint8_t>> ball_flag_;   // per batch: nodes within j hops of the batch
     std::vector<std::vector<int32_t>> ball_list_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "graph/gnn.h"
 #include "graph/model_io.h"
@@ -82,6 +83,52 @@ void set_config(Gnn& m, const LightGcnConfig& c, const std::string& kind, int he
     m.cfg.heads = heads;
 }
 
+// ---- node features (node_features.h) ----
+// Load the features the options name, aligned to the data set's ids; a report line each on stdout.
+void load_features(const Dataset& ds, const TrainOptions& o, NodeFeatures& user, NodeFeatures& item) {
+    if (o.user_features.given()) user = load_node_features(o.user_features, ds.users, "user");
+    if (o.item_features.given()) item = load_node_features(o.item_features, ds.items, "item");
+    if (o.quiet) return;
+    if (user.F > 0) std::printf("%s\n", user.summary("user").c_str());
+    if (item.F > 0) std::printf("%s\n", item.summary("item").c_str());
+}
+
+// ,"user_features":{"F":384,"checksum":"…","source":"…"} for each node type that has features.
+std::string features_json(const FeatureProj& f) {
+    std::string j;
+    for (const auto& [name, nf] : {std::pair{"user_features", &f.user}, std::pair{"item_features", &f.item}}) {
+        if (nf->F == 0) continue;
+        char ck[24];
+        std::snprintf(ck, sizeof ck, "%016llx", (unsigned long long)nf->checksum);
+        j += ",\"" + std::string(name) + "\":{\"F\":" + std::to_string(nf->F) + ",\"checksum\":\"" + ck +
+             "\",\"source\":";
+        json::write_string(j, nf->source);
+        j += "}";
+    }
+    return j;
+}
+
+// A resumed run must get the features it was trained with (same width, same aligned values).
+void check_resume_features(const json::Value& c, const FeatureProj& f, const std::string& path) {
+    for (const auto& [name, nf, opt] : {std::tuple{"user_features", &f.user, "--user-features"},
+                                        std::tuple{"item_features", &f.item, "--item-features"}}) {
+        const json::Value* saved = c.find(name);
+        TG_CHECK(saved || nf->F == 0, path, ": the checkpoint was trained without ", opt,
+                 "; features cannot be added on --resume");
+        if (!saved) continue;
+        const int64_t F = saved->get_int("F", 0);
+        const std::string src = saved->get_string("source", "?");
+        TG_CHECK(nf->F > 0, path, ": the checkpoint was trained with ", opt, " ", src, " (width ", F,
+                 "); give the same files again to --resume");
+        TG_CHECK(nf->F == F, nf->source, ": width ", nf->F, ", but ", path, " was trained with width ", F, " (", src,
+                 ")");
+        char ck[24];
+        std::snprintf(ck, sizeof ck, "%016llx", (unsigned long long)nf->checksum);
+        TG_CHECK(saved->get_string("checksum", "") == ck, nf->source, ": these features (aligned to the graph) differ from",
+                 " the ones ", path, " was trained with (", src, "); a resumed run needs the same ones");
+    }
+}
+
 template <typename Model>
 std::string model_config_json(const Model& m, double train_seconds, const Metrics* last) {
     const auto& c = base_cfg(m);
@@ -91,6 +138,7 @@ std::string model_config_json(const Model& m, double train_seconds, const Metric
                     ",\"init_std\":" + fmt("%.9g", c.init_std) + ",\"epoch\":" + std::to_string(m.epoch) +
                     ",\"adam_t\":" + std::to_string(m.adam.t) + ",\"train_seconds\":" + fmt("%.3f", train_seconds);
     if (heads_of(m) > 0) j += ",\"heads\":" + std::to_string(heads_of(m));
+    j += features_json(m.feat);
     if (last && last->n_users > 0) j += ",\"metrics\":" + last->to_json();
     return j + "}";
 }
@@ -107,6 +155,11 @@ void save_bpr_model(const Dataset& ds, Model& m, const std::string& kind, const 
     r.state["params"] = param_vec(m);
     r.state["adam_m"] = m.adam.m;
     r.state["adam_v"] = m.adam.v;
+    if (m.feat.enabled()) {
+        r.state["feat_W"] = m.feat.W;
+        r.state["feat_adam_m"] = m.feat.adam.m;
+        r.state["feat_adam_v"] = m.feat.adam.v;
+    }
     r.config_json = model_config_json(m, train_seconds, last);
     save_model(path, r);
 }
@@ -130,6 +183,9 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
     const std::string& kind = opt.model;
     const std::string title = kind == "lightgcn" ? "LightGCN" : kind == "gcn" ? "GCN" : "GAT";
     double train_seconds = 0;
+    NodeFeatures user_feat, item_feat;
+    load_features(ds, opt, user_feat, item_feat);
+    const bool features = user_feat.F > 0 || item_feat.F > 0;
     if (opt.resume && file_exists(opt.out)) {
         RecModel r = load_model(opt.out);
         TG_CHECK(r.kind == kind, opt.out, ": cannot resume a '", r.kind, "' model as ", kind);
@@ -167,12 +223,25 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         m.adam.v = r.state["adam_v"];
         m.adam.t = c.get_int("adam_t", 0);
         m.epoch = c.get_int("epoch", 0);
+        if (features) m.set_features(std::move(user_feat), std::move(item_feat));
+        check_resume_features(c, m.feat, opt.out);
+        if (features) {
+            const size_t NW = size_t(m.feat.size());
+            for (const char* s : {"feat_W", "feat_adam_m", "feat_adam_v"})
+                TG_CHECK(r.state.count(s) && r.state[s].size() == NW, opt.out, ": checkpoint state '", s,
+                         "' does not match the ", NW, " feature-projection weights");
+            m.feat.W = r.state["feat_W"];
+            m.feat.adam.m = r.state["feat_adam_m"];
+            m.feat.adam.v = r.state["feat_adam_v"];
+            m.feat.adam.t = m.adam.t;  // the two Adams step together
+        }
         train_seconds = c.get_number("train_seconds", 0);
         if (!opt.quiet)
             std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint unless overridden)\n", opt.out.c_str(),
                      (long long)m.epoch);
     } else {
         init_model(m, ds.train, opt);
+        if (features) m.set_features(std::move(user_feat), std::move(item_feat));
     }
     MetricsLog log(log_path, !opt.resume);
     Metrics last;
@@ -269,7 +338,11 @@ Metrics train_model(const Dataset& ds, const TrainOptions& opt) {
     TG_CHECK(ds.train.nnz() > 0, "train: ", ds.source, " has no training interactions");
     if (opt.model == "lightgcn") return train_bpr<LightGcn>(ds, opt);
     if (opt.model == "gcn" || opt.model == "gat") return train_bpr<Gnn>(ds, opt);
-    if (opt.model == "svd" || opt.model == "pop") return train_closed_form(ds, opt);
+    if (opt.model == "svd" || opt.model == "pop") {
+        TG_CHECK(!opt.user_features.given() && !opt.item_features.given(), "train: node features are for lightgcn, ",
+                 "gcn and gat; ", opt.model, " does not use them");
+        return train_closed_form(ds, opt);
+    }
     TG_FAIL("train: unknown model '", opt.model, "' (expected lightgcn, gcn, gat, svd or pop)");
 }
 

@@ -7,7 +7,8 @@
 //              from the whole log, and the model file rewritten atomically every save_every epochs
 //              with the full training state (parameters, Adam moments and step, epoch, config).
 //              resume = true continues from that file: sampling is keyed by (seed, epoch, sample), so
-//              a resumed run is bit-identical to an uninterrupted one.
+//              a resumed run is bit-identical to an uninterrupted one. With node features, the
+//              projection W and its Adam moments are state too (state.feat_W, state.feat_adam_m/v).
 //   svd, pop   closed form: computed once, evaluated, saved.
 // Every model file also carries the id maps and the training items (model_io.h), so `eval` and
 // `recommend` need nothing else.
@@ -18,6 +19,7 @@
 #include "graph/dataset.h"
 #include "graph/lightgcn.h"
 #include "graph/metrics.h"
+#include "graph/node_features.h"
 
 namespace tg::graph {
 
@@ -29,6 +31,9 @@ struct TrainOptions {
     int64_t save_every = 1;          // checkpoint every N epochs (and always at the end)
     double max_minutes = 0;          // stop cleanly (checkpoint saved) after this wall time; 0 = no limit
     int heads = 4;                   // GAT attention heads
+    // Optional node features for lightgcn/gcn/gat (node_features.h): E0 = E + X W. Not stored in the
+    // model file (only W and a checksum of the aligned X): --resume needs the same files again.
+    FeatureSpec user_features, item_features;
     int svd_oversample = 16, svd_power_iters = 8;
     std::string out;                 // model file (required)
     std::string metrics_path;        // default: out + ".metrics.jsonl"

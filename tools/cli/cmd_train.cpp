@@ -35,6 +35,14 @@ model:
   --heads H           GAT attention heads (default 4; dim must be a multiple)
   --power-iters Q     PureSVD: at most Q block-Krylov steps (default 0: until the singular values
                       settle to 1e-14); --oversample P extra Ritz vectors (default 16)
+node features (lightgcn, gcn, gat; the ego embedding becomes e + x W, W [F, dim] learned):
+  --item-features F.npy      float32 [rows, F] item features, e.g. from `tastegraph embed`
+  --item-feature-ids FILE    original item id of each row, in row order: .txt (one per line),
+                             .csv/.tsv (column --feature-id-column) or .jsonl (that field)
+  --user-features F.npy, --user-feature-ids FILE   the same for users
+  --feature-id-column NAME   id column / field (default item_id for items, user_id for users)
+                             Rows whose id is not in the graph are ignored and graph nodes without a
+                             row get zero features (both counted). --resume needs the same files.
 training:
   --eval-every N      evaluate on the test split every N epochs (default 1; 0 = at the end only)
   --save-every N      checkpoint every N epochs (default 1)
@@ -70,6 +78,11 @@ int cmd_train(tg::cli::Args& a) {
     o.heads = int(a.int_or({"--heads"}, 4));
     o.svd_power_iters = int(a.int_or({"--power-iters"}, 0));
     o.svd_oversample = int(a.int_or({"--oversample"}, 16));
+    const auto id_column = a.value({"--feature-id-column"});
+    o.item_features = {a.value_or({"--item-features"}, ""), a.value_or({"--item-feature-ids"}, ""),
+                       id_column.value_or("item_id")};
+    o.user_features = {a.value_or({"--user-features"}, ""), a.value_or({"--user-feature-ids"}, ""),
+                       id_column.value_or("user_id")};
     o.eval_every = a.int_or({"--eval-every"}, 1);
     o.save_every = a.int_or({"--save-every"}, 1);
     o.max_minutes = a.double_or({"--max-minutes"}, 0);
@@ -78,6 +91,9 @@ int cmd_train(tg::cli::Args& a) {
     o.curve_path = a.value_or({"--curve"}, "");
     a.finish();
     TG_CHECK(graph.has_value() != data.has_value(), "give exactly one of --graph FILE or --data DIR");
+    for (const auto* f : {&o.item_features, &o.user_features})
+        TG_CHECK(f->npy.empty() == f->ids.empty(), "give --", f == &o.item_features ? "item" : "user",
+                 "-features and --", f == &o.item_features ? "item" : "user", "-feature-ids together");
     TG_CHECK(o.cfg.dim > 0 && o.cfg.layers >= 0 && o.cfg.batch > 0 && o.epochs >= 0 && o.cfg.lr > 0,
              "--dim, --batch and --lr must be positive, --layers and --epochs non-negative");
     Dataset ds = load_dataset(graph ? *graph : *data);

@@ -21,6 +21,7 @@
 #include "nn/tokenizer.h"
 #include "tensor/common.h"
 #include "tensor/cpu_isa.h"
+#include "tensor/dtype.h"
 #include "tensor/io.h"
 #include "tensor/json.h"
 #include "tensor/parallel.h"
@@ -120,6 +121,36 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
         }
     }
     set_cpu_isa(saved);
+}
+
+TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inputs") {
+    for (int64_t D : {32, 64}) {
+        if (!attention_bf16_supported(D)) {
+            MESSAGE("SKIPPED: no avx512_bf16 on this CPU");
+            return;
+        }
+        const int64_t NH = 3, C = NH * D;
+        const std::vector<int64_t> lens = {1, 5, 64, 65, 130, 0, 33};
+        std::vector<int64_t> off{0};
+        for (int64_t n : lens) off.push_back(off.back() + n);
+        const int64_t T = off.back();
+        std::vector<float> qkv = test::rand_vec(size_t(T * 3 * C), 21 + uint64_t(D), -2.f, 2.f);
+        for (float& x : qkv) x = bf16_to_f32(f32_to_bf16(x));  // the kernel rounds its inputs to bf16 too
+        std::vector<float> kt(size_t(C * T));
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < C; c++) kt[size_t(c * T + t)] = qkv[size_t(t * 3 * C + C + c)];
+        const AttnInput in{qkv.data(), 3 * C, kt.data(), T, qkv.data() + 2 * C, 3 * C};
+        std::vector<float> ref(size_t(T * C)), out(size_t(T * C));
+        std::vector<uint16_t> out16(size_t(T * C), 0xFFFF);  // NaN pattern: every element must be written
+        attention_forward_ref(ref.data(), in, off.data(), int64_t(lens.size()), NH, D);
+        attention_forward_bf16(out16.data(), in, off.data(), int64_t(lens.size()), NH, D);
+        for (size_t i = 0; i < out.size(); i++) out[i] = bf16_to_f32(out16[i]);
+        // left: probabilities and output rounded to bf16 (relative 2^-9 each); |out| <= 2
+        Diff d = compare_rows(out.data(), ref.data(), T, C);
+        INFO("D=" << D << " max_abs " << d.max_abs << " min_cos " << d.min_cos);
+        CHECK(d.max_abs < 0.03);
+        CHECK(d.min_cos > 0.9995);
+    }
 }
 
 TEST_CASE("bert pooling: cls / mean / max / l2 on hand-computed values") {

@@ -1,5 +1,6 @@
-// test_gemm.cpp — the packed/blocked GEMM (gemm_f32, gemm_batched_f32, gemm_bf16) against the scalar
-// references gemm_f32_ref / gemm_bf16_ref, under every ISA path the CPU has (scalar, avx2, avx512).
+// test_gemm.cpp — the packed/blocked GEMM (gemm_f32, gemm_batched_f32, gemm_bf16, and the _hooked epilogue
+// variants) against the scalar references gemm_f32_ref / gemm_bf16_ref, under every ISA path the CPU has
+// (scalar, avx2, avx512).
 //
 // Two kinds of inputs:
 //  - small integers (and alpha/beta that are small dyadic numbers): every product and partial sum is
@@ -11,6 +12,8 @@
 // and beta == 0 with NaN in C (C must not be read).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -227,4 +230,64 @@ TEST_CASE("gemm edge cases: K == 0, empty matrices, bad leading dimensions") {
     CHECK_THROWS_AS(gemm_f32(false, false, 2, 2, 3, 1.f, A.data(), 2, B.data(), 2, 0.f, C.data(), 2), tg::Error);
     CHECK_THROWS_AS(gemm_f32(false, true, 2, 2, 3, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2), tg::Error);
     CHECK_THROWS_AS(gemm_f32(false, false, 2, 3, 3, 1.f, A.data(), 3, B.data(), 3, 0.f, C.data(), 2), tg::Error);
+}
+
+// Hooks: every element is seen by exactly one block call, after its final value is there, and every row by
+// exactly one rows call, after all of its block calls. Shapes: many row blocks (items own whole rows), and
+// few rows (column groups: rows hooks after the barrier), with edge tiles.
+namespace {
+struct HookLog {
+    const float* C;
+    int64_t ldc, N;
+    const std::vector<float>* ref;
+    std::vector<int> block_seen, rows_seen, bad_value, early_rows;
+};
+void log_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    auto& L = *static_cast<HookLog*>(ctx);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            L.block_seen[size_t(i * L.N + j)]++;  // disjoint ranges: no race
+            const float g = L.C[i * L.ldc + j], r = (*L.ref)[size_t(i * L.N + j)];
+            if (std::fabs(g - r) > 1e-3f * (1.f + std::fabs(r))) L.bad_value[size_t(i)] = 1;
+        }
+}
+void log_rows(void* ctx, int64_t i0, int64_t i1) {
+    auto& L = *static_cast<HookLog*>(ctx);
+    for (int64_t i = i0; i < i1; i++) {
+        L.rows_seen[size_t(i)]++;
+        for (int64_t j = 0; j < L.N; j++)
+            if (L.block_seen[size_t(i * L.N + j)] != 1) L.early_rows[size_t(i)] = 1;
+    }
+}
+}  // namespace
+
+TEST_CASE("gemm hooks: each block once with final values, each row once after its blocks") {
+    Restore restore;
+    for (auto [M, N, K] : {std::array<int64_t, 3>{803, 301, 600}, {30, 1000, 64}, {5, 7, 3}, {64, 64, 64}}) {
+        const auto A = test::rand_vec(size_t(M * K), 31), B = test::rand_vec(size_t(N * K), 32);
+        const auto A16 = to_bf16(A), B16 = to_bf16(B);
+        std::vector<float> ref(size_t(M * N)), ref16(size_t(M * N));
+        gemm_f32_ref(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, ref.data(), N);
+        gemm_bf16_ref(false, true, M, N, K, 1.f, A16.data(), K, B16.data(), K, 0.f, ref16.data(), N);
+        for (int threads : {1, 2})
+            for (bool bf16 : {false, true}) {
+                set_num_threads(threads);
+                std::vector<float> C(size_t(M * N), NAN);
+                HookLog L{C.data(), N, N, bf16 ? &ref16 : &ref, std::vector<int>(size_t(M * N)),
+                          std::vector<int>(size_t(M)), std::vector<int>(size_t(M)), std::vector<int>(size_t(M))};
+                GemmHooks hk;
+                hk.block = log_block;
+                hk.rows = log_rows;
+                hk.ctx = &L;
+                if (bf16)
+                    gemm_bf16_hooked(false, true, M, N, K, 1.f, A16.data(), K, B16.data(), K, 0.f, C.data(), N, hk);
+                else
+                    gemm_f32_hooked(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N, hk);
+                INFO("M=" << M << " N=" << N << " K=" << K << " threads=" << threads << " bf16=" << bf16);
+                CHECK(std::count(L.block_seen.begin(), L.block_seen.end(), 1) == M * N);
+                CHECK(std::count(L.rows_seen.begin(), L.rows_seen.end(), 1) == M);
+                CHECK(std::count(L.bad_value.begin(), L.bad_value.end(), 1) == 0);
+                CHECK(std::count(L.early_rows.begin(), L.early_rows.end(), 1) == 0);
+            }
+    }
 }

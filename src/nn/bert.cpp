@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "nn/bert_attention.h"
+#include "nn/bert_fused.h"
 #include "nn/model_config.h"
 #include "nn/tokenizer.h"
 #include "tensor/common.h"
@@ -16,10 +17,6 @@
 #include "tensor/safetensors.h"
 
 namespace tg {
-
-namespace detail {
-void cast_bf16_avx512(uint16_t* out, const float* inp, int64_t n);  // bert_cast_avx512.cpp
-}
 
 // ================================================================================================
 // Packed batches
@@ -50,7 +47,7 @@ PackedBatch pack(const Batch& b) {
 size_t BertWorkspace::bytes() const {
     return 4 * (x_.capacity() + qv_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
                 cls_.capacity() + pool_.capacity()) +
-           2 * a16_.capacity();
+           2 * (x16_.capacity() + a16_.capacity());
 }
 
 // ================================================================================================
@@ -132,23 +129,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
     return r + "]";
 }
 
-// bf16 bit patterns, round to nearest even (NaN handling of f32_to_bf16 not needed for finite weights and
-// activations; a NaN input still gives a NaN because its mantissa stays non-zero after rounding up).
-// The AVX-512 build of the same loop (bert_cast_avx512.cpp) is used when the CPU has it.
-void cast_bf16(uint16_t* out, const float* inp, int64_t n) {
-    if (cpu_isa() == Isa::avx512) return detail::cast_bf16_avx512(out, inp, n);
-#pragma omp parallel for schedule(static) if (n >= (1 << 16))
-    for (int64_t i0 = 0; i0 < n; i0 += 4096) {
-        const int64_t i1 = std::min(n, i0 + 4096);
-#pragma omp simd
-        for (int64_t i = i0; i < i1; i++) {
-            uint32_t u;
-            std::memcpy(&u, inp + i, 4);
-            u += 0x7fffu + ((u >> 16) & 1u);
-            out[i] = uint16_t(u >> 16);
-        }
-    }
-}
 }  // namespace
 
 const std::vector<BertEncoder::NameMapEntry>& BertEncoder::name_map() {
@@ -292,7 +272,7 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
         lin.in = in;
         if (dtype == DType::bf16) {
             std::vector<uint16_t> w16(size_t(out * in));
-            cast_bf16(w16.data(), lin.w, out * in);
+            detail::bert_fused().cast_bf16(w16.data(), lin.w, out * in);
             e.owned_bf16_.push_back(std::move(w16));
             lin.w16 = e.owned_bf16_.back().data();
             lin.w = nullptr;
@@ -326,50 +306,74 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 // Forward
 // ================================================================================================
 
-// out[T, lin.out] = inp[T, lin.in] Wᵀ + b (+ residual[T, lin.out]).
-// out is first filled with b (+ residual), then the GEMM accumulates into it (beta = 1).
-// bf16: inp is cast into ws.a16_ first, unless inp_cast says a previous call left it there.
-void BertEncoder::linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
-                         BertWorkspace& ws, bool inp_cast) const {
-    const int64_t N = lin.out, K = lin.in;
-#pragma omp parallel for schedule(static) if (T * N >= (1 << 15))
-    for (int64_t t = 0; t < T; t++) {
-        float* o = out + t * N;
-        if (residual) {
-            const float* r = residual + t * N;
-#pragma omp simd
-            for (int64_t n = 0; n < N; n++) o[n] = r[n] + lin.b[n];
+// Every linear layer is one GEMM whose epilogue runs in its hooks (tensor/gemm.h), on blocks of the output
+// that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it.
+//   block hook, per block of rows [i0, i1) x columns [j0, j1):
+//       out += bias (per column; per row for the transposed key layer) (+ residual)
+//       out = gelu(out)                          (ffn_in)
+//       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
+//   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out):
+//       ln_out = LayerNorm(out), ln16 = bf16(ln_out)
+namespace {
+struct Epilogue {
+    float* out = nullptr;              // [M, ldo] the GEMM's C
+    int64_t ldo = 0;
+    const float* bias = nullptr;       // [N] (or [M] when bias_per_row)
+    bool bias_per_row = false;
+    const float* res = nullptr;        // [M, ldo] residual, or nullptr
+    bool gelu = false, gelu_tanh = false;
+    uint16_t* out16 = nullptr;         // [M, ldo] bf16 copy of out, or nullptr
+    const float* ln_w = nullptr;       // LayerNorm in the rows hook when set
+    const float* ln_b = nullptr;
+    float ln_eps = 0.f;
+    float* ln_out = nullptr;           // [M, ldo]
+    uint16_t* ln16 = nullptr;          // [M, ldo] bf16 copy of ln_out, or nullptr
+    const detail::BertFusedFns* fn = nullptr;
+};
+
+void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const Epilogue& e = *static_cast<const Epilogue*>(ctx);
+    const int64_t n = j1 - j0;
+    for (int64_t i = i0; i < i1; i++) {
+        float* o = e.out + i * e.ldo + j0;
+        if (e.bias_per_row) {
+            e.fn->add_const(o, e.bias[i], n);
         } else {
-            std::memcpy(o, lin.b, size_t(N) * 4);
+            const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
+            e.fn->bias_act(o, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
+                           e.out16 ? e.out16 + i * e.ldo + j0 : nullptr, n);
         }
-    }
-    if (dtype_ == DType::bf16) {
-        if (!inp_cast) {
-            if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
-            cast_bf16(ws.a16_.data(), inp, T * K);
-        }
-        gemm_bf16(false, true, T, N, K, 1.0f, ws.a16_.data(), K, lin.w16, K, 1.0f, out, N);
-    } else {
-        gemm_f32(false, true, T, N, K, 1.0f, inp, K, lin.w, K, 1.0f, out, N);
     }
 }
 
-// The same layer, transposed: out_t[lin.out, T] = W inp[T, lin.in]ᵀ + b (b broadcast along each row).
-void BertEncoder::linear_t(float* out_t, const float* inp, const Linear& lin, int64_t T, BertWorkspace& ws,
-                           bool inp_cast) const {
+void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
+    const Epilogue& e = *static_cast<const Epilogue*>(ctx);
+    e.fn->layernorm_rows(e.ln_out + i0 * e.ldo, e.ln16 ? e.ln16 + i0 * e.ldo : nullptr, e.out + i0 * e.ldo, e.ln_w,
+                         e.ln_b, i1 - i0, e.ldo, e.ln_eps);
+}
+
+// out[T, lin.out] = X[T, lin.in] Wᵀ (then the epilogue e; e.out must be out). X is x (f32) or x16 (bf16).
+// transposed: out[lin.out, T] = W Xᵀ instead (the key layer, bert.h).
+void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const uint16_t* x16, int64_t T,
+            bool transposed, Epilogue& e) {
     const int64_t N = lin.out, K = lin.in;
-#pragma omp parallel for schedule(static) if (T * N >= (1 << 15))
-    for (int64_t n = 0; n < N; n++) std::fill(out_t + n * T, out_t + (n + 1) * T, lin.b[n]);
-    if (dtype_ == DType::bf16) {
-        if (!inp_cast) {
-            if (ws.a16_.size() < size_t(T * K)) ws.a16_.resize(size_t(T * K));
-            cast_bf16(ws.a16_.data(), inp, T * K);
-        }
-        gemm_bf16(false, true, N, T, K, 1.0f, lin.w16, K, ws.a16_.data(), K, 1.0f, out_t, T);
+    GemmHooks hk;
+    hk.block = epilogue_block;
+    hk.rows = e.ln_w ? epilogue_rows : nullptr;
+    hk.ctx = &e;
+    if (dtype == DType::bf16) {
+        if (transposed)
+            gemm_bf16_hooked(false, true, N, T, K, 1.0f, lin.w16, K, x16, K, 0.0f, e.out, e.ldo, hk);
+        else
+            gemm_bf16_hooked(false, true, T, N, K, 1.0f, x16, K, lin.w16, K, 0.0f, e.out, e.ldo, hk);
     } else {
-        gemm_f32(false, true, N, T, K, 1.0f, lin.w, K, inp, K, 1.0f, out_t, T);
+        if (transposed)
+            gemm_f32_hooked(false, true, N, T, K, 1.0f, lin.w, K, x, K, 0.0f, e.out, e.ldo, hk);
+        else
+            gemm_f32_hooked(false, true, T, N, K, 1.0f, x, K, lin.w, K, 0.0f, e.out, e.ldo, hk);
     }
 }
+}  // namespace
 
 void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_pooler,
                           std::vector<std::vector<float>>* layer_outputs) const {
@@ -390,21 +394,29 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     }
 
     // workspace: grows to the largest batch seen, then is reused as is
-    auto grow = [](std::vector<float>& v, int64_t n) {
+    auto grow = [](auto& v, int64_t n) {
         if (v.size() < size_t(n)) v.resize(size_t(n));
     };
+    const bool bf16 = dtype_ == DType::bf16;
     grow(ws.x_, T * C);
     grow(ws.qv_, T * 2 * C);
     grow(ws.kt_, C * T);
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
     grow(ws.f_, T * d.I);
+    if (bf16) {
+        grow(ws.x16_, T * C);
+        grow(ws.a16_, T * std::max(C, d.I));
+    }
     if (layer_outputs) layer_outputs->clear();
     auto snapshot = [&] {
         if (layer_outputs) layer_outputs->emplace_back(ws.x_.begin(), ws.x_.begin() + T * C);
     };
     float* x = ws.x_.data();
     float* h = ws.h_.data();
+    uint16_t* x16 = bf16 ? ws.x16_.data() : nullptr;  // bf16 copy of x (the input of qv, k and ffn_in)
+    uint16_t* a16 = bf16 ? ws.a16_.data() : nullptr;  // bf16 input of attn_out / ffn_out
+    const detail::BertFusedFns& fn = detail::bert_fused();
     if (B == 0) return;
 
     // ---- embeddings: h[t] = word[id] + pos[t - start of its sequence] + type[tt]; x = LayerNorm(h)
@@ -421,20 +433,44 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         }
     }
     layernorm_forward(x, nullptr, nullptr, h, ln_emb_.w, ln_emb_.b, T, C, d.ln_eps);
+    if (bf16) fn.cast_bf16(x16, x, T * C);
     snapshot();
 
     // ---- encoder layers
     for (const Layer& L : layers_) {
-        linear(ws.qv_.data(), x, L.qv, T, nullptr, ws);                  // [T, 2C]: q | v
-        linear_t(ws.kt_.data(), x, L.k, T, ws, /*inp_cast=*/true);       // [C, T]:  kᵀ (bf16: x cast above)
+        Epilogue e;
+        e.fn = &fn;
+        e.out = ws.qv_.data(), e.ldo = 2 * C, e.bias = L.qv.b;
+        linear(L.qv, dtype_, x, x16, T, false, e);                                // [T, 2C]: q | v
+        e = Epilogue{};
+        e.fn = &fn;
+        e.out = ws.kt_.data(), e.ldo = T, e.bias = L.k.b, e.bias_per_row = true;
+        linear(L.k, dtype_, x, x16, T, true, e);                                  // [C, T]:  kᵀ
         const AttnInput ain{ws.qv_.data(), 2 * C, ws.kt_.data(), T, ws.qv_.data() + C, 2 * C};
-        attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);       // [T, C]
-        linear(h, ws.ctx_.data(), L.attn_out, T, x, ws);                         // a Woᵀ + bo + x
-        layernorm_forward(x, nullptr, nullptr, h, L.ln_attn.w, L.ln_attn.b, T, C, d.ln_eps);
-        linear(ws.f_.data(), x, L.ffn_in, T, nullptr, ws);                     // [T, I]
-        gelu_forward(ws.f_.data(), ws.f_.data(), T * d.I, d.gelu_tanh);
-        linear(h, ws.f_.data(), L.ffn_out, T, x, ws);                            // f W2ᵀ + b2 + x
-        layernorm_forward(x, nullptr, nullptr, h, L.ln_ffn.w, L.ln_ffn.b, T, C, d.ln_eps);
+        if (bf16 && attention_bf16_supported(d.D)) {
+            attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
+        } else {
+            attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);   // [T, C]
+            if (bf16) fn.cast_bf16(a16, ws.ctx_.data(), T * C);
+        }
+        // x = LayerNorm(a Woᵀ + bo + x)
+        e = Epilogue{};
+        e.fn = &fn;
+        e.out = h, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
+        e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
+        linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, false, e);
+        // f = gelu(x W1ᵀ + b1)   [T, I]  (bf16 mode: only its bf16 copy is used)
+        e = Epilogue{};
+        e.fn = &fn;
+        e.out = ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true, e.gelu_tanh = d.gelu_tanh;
+        e.out16 = a16;
+        linear(L.ffn_in, dtype_, x, x16, T, false, e);
+        // x = LayerNorm(f W2ᵀ + b2 + x)
+        e = Epilogue{};
+        e.fn = &fn;
+        e.out = h, e.ldo = C, e.bias = L.ffn_out.b, e.res = x;
+        e.ln_w = L.ln_ffn.w, e.ln_b = L.ln_ffn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
+        linear(L.ffn_out, dtype_, ws.f_.data(), a16, T, false, e);
         snapshot();
     }
 
@@ -443,7 +479,11 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         grow(ws.cls_, B * C);
         grow(ws.pool_, B * C);
         for (int64_t b = 0; b < B; b++) std::memcpy(ws.cls_.data() + b * C, x + off[b] * C, size_t(C) * 4);
-        linear(ws.pool_.data(), ws.cls_.data(), pooler_, B, nullptr, ws);
+        if (bf16) fn.cast_bf16(a16, ws.cls_.data(), B * C);
+        Epilogue e;
+        e.fn = &fn;
+        e.out = ws.pool_.data(), e.ldo = C, e.bias = pooler_.b;
+        linear(pooler_, dtype_, ws.cls_.data(), a16, B, false, e);
         vtanh(ws.pool_.data(), ws.pool_.data(), B * C);
     }
 }

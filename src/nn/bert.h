@@ -24,8 +24,13 @@
 // effect of BERT's padding mask, at no cost. pack() turns a padded tokenizer Batch into this form.
 //
 // Precision: f32 runs everything in f32. bf16 converts the linear-layer weights to bf16 at load (embeddings,
-// LayerNorm and biases stay f32), casts each linear layer's input to bf16, and multiplies with f32
-// accumulation (gemm_bf16); everything between the GEMMs stays f32.
+// LayerNorm and biases stay f32) and multiplies bf16 inputs with f32 accumulation (gemm_bf16); attention
+// runs on bf16-rounded q, k, v and probabilities with f32 accumulation and an f32 softmax
+// (attention_forward_bf16, where the CPU has avx512_bf16). Biases, residuals, GELU and LayerNorm are f32;
+// the bf16 copy of each GEMM input is written by the epilogue of the layer before.
+//
+// Fused epilogues: bias, residual, GELU, LayerNorm and the bf16 casts run in the GEMMs' hooks (tensor/gemm.h
+// GemmHooks) on blocks of the output that are still in cache, instead of separate passes over memory.
 //
 // Memory: f32 weights are used in place from the memory-mapped safetensors file (zero copy), except the
 // fused query/value matrices. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
@@ -81,7 +86,7 @@ class BertWorkspace {
    private:
     friend class BertEncoder;
     std::vector<float> x_, qv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,2C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
-    std::vector<uint16_t> a16_;                               // bf16 copy of a linear layer's input [T, max(C,I)]
+    std::vector<uint16_t> x16_, a16_;  // bf16 mode: copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
 };
 
 class BertEncoder {
@@ -136,10 +141,6 @@ class BertEncoder {
 
    private:
     BertEncoder() = default;
-    void linear(float* out, const float* inp, const Linear& lin, int64_t T, const float* residual,
-                BertWorkspace& ws, bool inp_cast = false) const;
-    void linear_t(float* out_t, const float* inp, const Linear& lin, int64_t T, BertWorkspace& ws,
-                  bool inp_cast = false) const;
 
     BertDims dims_;
     DType dtype_ = DType::f32;

@@ -49,6 +49,36 @@ void attention_forward(float* out, const AttnInput& in, const int64_t* offsets, 
     fn(out, in, tasks.data(), int64_t(tasks.size()), NH, D, scratch.data(), per_thread);
 }
 
+bool attention_bf16_supported(int64_t D) { return cpu_has_avx512_bf16() && D > 0 && D % 32 == 0; }
+
+void attention_forward_bf16(uint16_t* out16, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH,
+                            int64_t D) {
+    check_offsets(offsets, B);
+    TG_CHECK(attention_bf16_supported(D), "attention_forward_bf16: needs an avx512_bf16 CPU and a head size that is "
+             "a multiple of 32 (head size ", D, ")");
+    using detail::AttnTask;
+    // one task per (sequence, head), longest sequences first (dynamic scheduling fills in with the short ones)
+    std::vector<int64_t> order(size_t(B), 0);
+    int64_t Lmax = 0;
+    for (int64_t b = 0; b < B; b++) {
+        order[size_t(b)] = b;
+        Lmax = std::max(Lmax, offsets[b + 1] - offsets[b]);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return offsets[a + 1] - offsets[a] > offsets[b + 1] - offsets[b];
+    });
+    std::vector<AttnTask> tasks;
+    for (int64_t b : order)
+        if (offsets[b + 1] > offsets[b])
+            for (int64_t h = 0; h < NH; h++) tasks.push_back({offsets[b], offsets[b + 1] - offsets[b], h, 0});
+    if (tasks.empty()) return;
+    const int64_t per_thread = (detail::attn_bf16_scratch_floats(D, Lmax) + 15) / 16 * 16;  // 64-byte multiples
+    thread_local std::vector<float> scratch;
+    const size_t need = size_t(per_thread) * size_t(num_threads());
+    if (scratch.size() < need) scratch.resize(need);
+    detail::attention_bf16_avx512(out16, in, tasks.data(), int64_t(tasks.size()), NH, D, scratch.data(), per_thread);
+}
+
 // Reference: for each sequence and head, scores S[i,j] = q_i·k_j / sqrt(D) (double), softmax over j,
 // out_i = sum_j P[i,j] v_j. Materializes [L, L] per (sequence, head): fine for tests, not for long inputs.
 void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D) {

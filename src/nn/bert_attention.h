@@ -43,6 +43,13 @@ struct AttnInput {
 void attention_forward(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
 void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH, int64_t D);
 
+// The bf16 variant for the bf16 encoder: q, k, v and the probabilities rounded to bf16, products by vdpbf16ps
+// with f32 accumulation, f32 softmax; out16 [T, C] bf16 (row stride C), ready to be the output projection's
+// input. Needs tg::attention_bf16_supported(D): an avx512_bf16 CPU and D % 32 == 0.
+bool attention_bf16_supported(int64_t D);
+void attention_forward_bf16(uint16_t* out16, const AttnInput& in, const int64_t* offsets, int64_t B, int64_t NH,
+                            int64_t D);
+
 namespace detail {
 // One task = (sequence start, sequence length, head, first query of the tile); see attention_forward.
 struct AttnTask {
@@ -56,6 +63,12 @@ using AttnTilesFn = void (*)(float* out, const AttnInput& in, const AttnTask* ta
 void attention_tiles_base(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
 void attention_tiles_avx2(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
 void attention_tiles_avx512(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
+// bf16: one task per (sequence, head) (q0 unused); scratch per thread: attn_bf16_scratch_floats(D, max L).
+void attention_bf16_avx512(uint16_t*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);
+inline int64_t attn_bf16_scratch_floats(int64_t D, int64_t L) {
+    const int64_t Lp = (L + 31) / 32 * 32;
+    return D / 2 * Lp + Lp / 2 * D + 8 * Lp + 8 * Lp / 2 + 8 * D / 2;  // Kp, Vp, S, Pp, Qp
+}
 }  // namespace detail
 
 }  // namespace tg

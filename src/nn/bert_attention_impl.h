@@ -9,6 +9,9 @@
 #include <cstdint>
 
 #include "nn/bert_attention.h"
+#ifdef TG_ATTN_BF16
+#include <immintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -185,5 +188,149 @@ void TG_ATTN_TILES(float* out, const AttnInput& in, const AttnTask* tasks, int64
             attention_task<0>(out, in, tasks[task], NH, D, ws);
     }
 }
+
+
+// ================================================================================================
+// bf16 attention (AVX-512 BF16 build only: bert_attention_avx512.cpp defines TG_ATTN_BF16)
+// ================================================================================================
+// The same math with bf16 products (vdpbf16ps, f32 accumulation) and an f32 softmax; q, k, v are rounded
+// to bf16 as they are packed, the probabilities are rounded to bf16 for P·V, the output is written as bf16
+// (it is the input of the bf16 output projection). One task = one (sequence, head): its keys and values are
+// packed once into the layouts vdpbf16ps wants (two bf16 adjacent in the summed index share a 32-bit lane),
+// then the queries go through in blocks of RB rows; a row's scores over all L keys fit in scratch, so the
+// softmax is exact (no online rescaling):
+//     Kp[p][j] = (k[j][2p], k[j][2p+1])      S[i][j] = sum_p q[i] pair p · Kp[p][j]      (p < D/2)
+//     P[i][j] = exp(scale (S[i][j] - max_j S[i][j])),   l[i] = sum_j P[i][j]
+//     Vp[q][d] = (v[2q][d], v[2q+1][d])      out[i][d] = sum_q P[i] pair q · Vp[q][d] / l[i]   (q < L/2)
+#ifdef TG_ATTN_BF16
+namespace {
+
+constexpr int64_t RB = 8;  // query rows per block: 8 x 32 keys (QK) or 8 x 32 features (PV) = 16 accumulators
+
+inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf16(hi[w]) << 16
+    const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+    const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+// One (sequence, head). D % 32 == 0. Lp = L rounded up to 32.
+void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_t s0, int64_t L, int64_t h,
+                         int64_t NH, int64_t D, uint32_t* __restrict scratch) {
+    const int64_t C = NH * D, Lp = (L + 31) / 32 * 32, D2 = D / 2;
+    const float scale = 1.0f / __builtin_sqrtf(float(D));
+    uint32_t* __restrict Kp = scratch;            // [D/2][Lp]
+    uint32_t* __restrict Vp = Kp + D2 * Lp;       // [Lp/2][D]
+    float* __restrict S = (float*)(Vp + Lp / 2 * D);  // [RB][Lp] scores, then probabilities (f32)
+    uint32_t* __restrict Pp = (uint32_t*)(S + RB * Lp);  // [RB][Lp/2] probabilities as bf16 pairs
+    uint32_t* __restrict Qp = Pp + RB * Lp / 2;   // [RB][D/2] queries as bf16 pairs
+
+    // pack keys: rows 2p, 2p+1 of kt (features) -> pairs, keys >= L zero
+    const float* Kt = in.kt + h * D * in.ldk + s0;
+    for (int64_t p = 0; p < D2; p++) {
+        const float* k0 = Kt + 2 * p * in.ldk;
+        const float* k1 = k0 + in.ldk;
+        for (int64_t j = 0; j < Lp; j += 16) {
+            const int64_t nj = L - j;
+            const __mmask16 m = nj >= 16 ? __mmask16(0xFFFF) : nj <= 0 ? __mmask16(0) : __mmask16((1u << nj) - 1);
+            _mm512_storeu_si512(Kp + p * Lp + j,
+                                bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + j), _mm512_maskz_loadu_ps(m, k1 + j)));
+        }
+    }
+    // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero
+    const float* V = in.v + s0 * in.ldv + h * D;
+    for (int64_t q = 0; q < Lp / 2; q++) {
+        const bool has0 = 2 * q < L, has1 = 2 * q + 1 < L;
+        for (int64_t d = 0; d < D; d += 16) {
+            const __m512 v0 = has0 ? _mm512_loadu_ps(V + 2 * q * in.ldv + d) : _mm512_setzero_ps();
+            const __m512 v1 = has1 ? _mm512_loadu_ps(V + (2 * q + 1) * in.ldv + d) : _mm512_setzero_ps();
+            _mm512_storeu_si512(Vp + q * D + d, bf16_pairs(v0, v1));
+        }
+    }
+
+    const float* Q = in.q + s0 * in.ldq + h * D;
+    for (int64_t i0 = 0; i0 < L; i0 += RB) {
+        const int64_t nr = L - i0 < RB ? L - i0 : RB;
+        // queries -> bf16 pairs (rows past L: a copy of the last row, computed and dropped)
+        for (int64_t r = 0; r < RB; r++) {
+            const float* q = Q + (i0 + (r < nr ? r : nr - 1)) * in.ldq;
+            for (int64_t d = 0; d < D; d += 32)
+                _mm512_storeu_si512(Qp + r * D2 + d / 2,
+                                    (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(q + d)));
+        }
+        // S[r][j] = q_r · k_j, 32 keys at a time
+        for (int64_t j = 0; j < Lp; j += 32) {
+            __m512 acc[RB][2];
+            for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            for (int64_t p = 0; p < D2; p++) {
+                const __m512bh k0 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j);
+                const __m512bh k1 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j + 16);
+                for (int64_t r = 0; r < RB; r++) {
+                    const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Qp[r * D2 + p]));
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, k0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, k1);
+                }
+            }
+            for (int64_t r = 0; r < RB; r++) {
+                _mm512_storeu_ps(S + r * Lp + j, acc[r][0]);
+                _mm512_storeu_ps(S + r * Lp + j + 16, acc[r][1]);
+            }
+        }
+        // softmax numerators (f32), their sums, and the bf16 pairs for P·V (keys >= L weigh 0)
+        float inv[RB];
+        for (int64_t r = 0; r < RB; r++) {
+            float* s = S + r * Lp;
+            float mx = kNegBig;
+#pragma omp simd reduction(max : mx)
+            for (int64_t j = 0; j < L; j++) mx = s[j] > mx ? s[j] : mx;
+            float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = 0; j < Lp; j++) {
+                const float e = j < L ? exp_nonpos((s[j] - mx) * scale) : 0.0f;
+                s[j] = e;
+                sum += e;
+            }
+            inv[r] = 1.0f / sum;
+            for (int64_t j = 0; j < Lp; j += 32)
+                _mm512_storeu_si512(Pp + r * Lp / 2 + j / 2,
+                                    (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + 16), _mm512_loadu_ps(s + j)));
+        }
+        // out[r][d] = sum_q P pair q · Vp[q][d] / l, 32 features at a time
+        for (int64_t d = 0; d < D; d += 32) {
+            __m512 acc[RB][2];
+            for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            for (int64_t q = 0; q < Lp / 2; q++) {
+                const __m512bh v0 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d);
+                const __m512bh v1 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d + 16);
+                for (int64_t r = 0; r < RB; r++) {
+                    const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Pp[r * Lp / 2 + q]));
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, v0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, v1);
+                }
+            }
+            for (int64_t r = 0; r < nr; r++) {
+                const __m512 iv = _mm512_set1_ps(inv[r]);
+                const __m512bh o = _mm512_cvtne2ps_pbh(_mm512_mul_ps(acc[r][1], iv), _mm512_mul_ps(acc[r][0], iv));
+                _mm512_storeu_si512(out16 + (s0 + i0 + r) * C + h * D + d, (__m512i)o);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void attention_bf16_avx512(uint16_t* out16, const AttnInput& in, const AttnTask* tasks, int64_t ntasks, int64_t NH,
+                           int64_t D, float* scratch, int64_t scratch_per_thread) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ntasks; task++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        const AttnTask& tk = tasks[task];
+        attention_task_bf16(out16, in, tk.seq_start, tk.seq_len, tk.head, NH, D,
+                            reinterpret_cast<uint32_t*>(scratch + tid * scratch_per_thread));
+    }
+}
+#endif  // TG_ATTN_BF16
 
 }  // namespace tg::detail

@@ -187,11 +187,18 @@ void check_args(const char* fn, bool tA, bool tB, int64_t M, int64_t N, int64_t 
 
 // The blocked driver. T = input element (float / uint16_t bf16), P = packed element, Ukr = kernel.
 // nthreads: how many OpenMP threads this call may use (1 inside an outer parallel region).
+// hooks (may be nullptr): the fused epilogue callbacks of gemm.h, called as blocks / row ranges finish.
 template <typename T, typename P, typename Ukr>
 void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const T* A,
-                 int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads) {
+                 int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads,
+                 const GemmHooks* hooks = nullptr) {
     if (M == 0 || N == 0) return;
-    if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);  // as in BLAS: A, B not read
+    if (K == 0 || alpha == 0.f) {  // as in BLAS: A, B not read
+        scale_c(M, N, beta, C, ldc);
+        if (hooks && hooks->block) hooks->block(hooks->ctx, 0, M, 0, N);
+        if (hooks && hooks->rows) hooks->rows(hooks->ctx, 0, M);
+        return;
+    }
 
     const int MR = kn.mr, NR = kn.nr;
     const bool vec512 = cpu_isa() == Isa::avx512;
@@ -213,6 +220,11 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     const int64_t group_tiles = (tiles_n + col_groups - 1) / col_groups;  // NR-wide tiles per group
     const int64_t items = row_blocks * col_groups;
     if (items < nt) nt = int(items);
+    auto block_hook = hooks ? hooks->block : nullptr;
+    auto rows_hook = hooks ? hooks->rows : nullptr;
+    // Row hooks run inside a work item when the item owns whole rows; with column groups they run after
+    // all items, over row chunks of this many rows (a multiple of 2, so row pairs never straddle chunks).
+    constexpr int64_t kRowChunk = 16;
 
     // Scratch is allocated here, outside the parallel region (an exception must not escape it):
     // packed B shared by the team, and one mc x K slice of packed A per thread.
@@ -278,7 +290,14 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                         }
                     }
                 }
+                if (block_hook) block_hook(hooks->ctx, ic, ic + mb, jc, jc + nb);  // block final: still in L2
             }
+            if (rows_hook && col_groups == 1) rows_hook(hooks->ctx, ic, ic + mb);
+        }
+        if (rows_hook && col_groups > 1) {  // rows are final only once every column group is done
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int64_t i0 = 0; i0 < M; i0 += kRowChunk) rows_hook(hooks->ctx, i0, std::min(M, i0 + kRowChunk));
         }
     }
 }
@@ -297,6 +316,25 @@ void gemm_f32_threads(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float a
 }
 
 }  // namespace
+
+void gemm_f32_hooked(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmHooks& hooks) {
+    check_args("gemm_f32_hooked", tA, tB, M, N, K, lda, ldb, ldc);
+    gemm_driver<float, float>(f32_kernel_for_isa(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                              num_threads(), &hooks);
+}
+
+void gemm_bf16_hooked(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
+                      int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                      const GemmHooks& hooks) {
+    check_args("gemm_bf16_hooked", tA, tB, M, N, K, lda, ldb, ldc);
+    if (cpu_has_avx512_bf16())
+        gemm_driver<uint16_t, uint32_t>(kernel_bf16_avx512(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                        num_threads(), &hooks);
+    else
+        gemm_driver<uint16_t, float>(f32_kernel_for_isa(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                     num_threads(), &hooks);
+}
 
 void gemm_f32(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -26,6 +26,31 @@ void gemm_batched_f32(bool transA, bool transB, int64_t batch, int64_t M, int64_
 void gemm_bf16(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
                int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// ---- Fused epilogues (inference layers) --------------------------------------------------------
+// Hooks let a caller do elementwise / row-wise work on C while it is still in cache, instead of another
+// pass over memory afterwards (bias, residual, GELU, LayerNorm, a bf16 copy for the next GEMM):
+//   block(ctx, i0, i1, j0, j1)  once per finished block of C: rows [i0, i1) x columns [j0, j1) hold their
+//                               final values (alpha op(A) op(B) + beta C). A block is at most the kernel's
+//                               mc x nc (a few hundred KiB, L2-resident); the blocks tile C exactly.
+//   rows(ctx, i0, i1)           once per finished row range: all N columns of rows [i0, i1) are final and
+//                               every block call on them has returned. The ranges tile [0, M).
+// Either may be nullptr. They run on the GEMM's worker threads, concurrently on disjoint ranges, in no
+// fixed order: they must only touch their own range (plus read-only data), must not throw, and must not
+// start OpenMP parallel regions (a nested region would run on one thread anyway). The GEMM's numbers are
+// the same as without hooks; a hook that computes each element from its own row/column only is therefore
+// independent of the thread count too.
+struct GemmHooks {
+    void (*block)(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
+    void (*rows)(void* ctx, int64_t i0, int64_t i1) = nullptr;
+    void* ctx = nullptr;
+};
+void gemm_f32_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                     const GemmHooks& hooks);
+void gemm_bf16_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
+                      int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                      const GemmHooks& hooks);
+
 // Scalar references (double accumulation), used by tests and as the TG_ISA=scalar fallback's oracle.
 void gemm_f32_ref(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

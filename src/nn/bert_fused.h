@@ -1,0 +1,32 @@
+// bert_fused.h — internal: the small elementwise loops of the BERT encoder's fused GEMM epilogues.
+//
+// The encoder (bert.cpp) runs its bias / residual / GELU / LayerNorm / bf16-cast work inside the GEMMs'
+// hooks (tensor/gemm.h GemmHooks), on blocks of C that are still in cache. These are the loops it needs
+// beyond tensor/kernels.h. They are written once in bert_fused_impl.h and compiled for baseline x86-64
+// (bert_fused.cpp) and AVX-512 (bert_fused_avx512.cpp); bert_fused() returns the table for tg::cpu_isa().
+#pragma once
+#include <cstdint>
+
+namespace tg::detail {
+
+struct BertFusedFns {
+    // out[i] = bf16(inp[i]), round to nearest even (OpenMP over blocks when n >= 65536).
+    void (*cast_bf16)(uint16_t* out, const float* inp, int64_t n);
+    // the same, serial (for rows inside a GEMM hook)
+    void (*cast_bf16_serial)(uint16_t* out, const float* inp, int64_t n);
+    // c[j] = act(c[j] + bias[j] + res[j]) (res may be nullptr); act 0 = none, 1 = GELU (erf), 2 = GELU (tanh
+    // form); then c16[j] = bf16(c[j]) when c16 is not nullptr. Serial.
+    void (*bias_act)(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n);
+    // c[j] += b   (serial)
+    void (*add_const)(float* c, float b, int64_t n);
+    // out[rows, C] = LayerNorm(inp) * w + b (as tensor/kernels.h layernorm_forward), and out16 = bf16(out)
+    // when out16 is not nullptr. Serial; out must not overlap inp.
+    void (*layernorm_rows)(float* out, uint16_t* out16, const float* inp, const float* w, const float* b,
+                           int64_t rows, int64_t C, float eps);
+};
+
+const BertFusedFns& bert_fused_base();
+const BertFusedFns& bert_fused_avx512();
+const BertFusedFns& bert_fused();  // the one for tg::cpu_isa()
+
+}  // namespace tg::detail

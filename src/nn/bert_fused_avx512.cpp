@@ -1,0 +1,7 @@
+// bert_fused_avx512.cpp — bert_fused_impl.h compiled with AVX-512 flags (CMake adds them by file name);
+// ask GCC for full 512-bit vectors (its default tuning stays at 256 bits).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+#define TG_BERT_FUSED_TABLE bert_fused_avx512
+#include "nn/bert_fused_impl.h"

@@ -1,0 +1,155 @@
+// bert_fused_impl.h — the loops of bert_fused.h, written once, compiled once per instruction set.
+//
+// Included by bert_fused.cpp (baseline x86-64) and bert_fused_avx512.cpp with TG_BERT_FUSED_TABLE defined
+// to the table function that file exports. Internal linkage and no std:: templates (as in
+// tensor/kernels_impl.h), so no AVX-512 code can be picked by the linker for an older CPU.
+#include <cstdint>
+#include <cstring>
+
+#include "nn/bert_fused.h"
+
+#ifndef TG_BERT_FUSED_TABLE
+#error "define TG_BERT_FUSED_TABLE before including bert_fused_impl.h"
+#endif
+
+namespace tg::detail {
+namespace {
+
+// Round to nearest even: add 0x7fff + the lowest kept bit, keep the upper 16 bits. (A NaN stays a NaN:
+// its mantissa stays non-zero; activations and weights are finite anyway.)
+void cast_bf16_impl(uint16_t* out, const float* inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+    for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+        const int64_t i1 = n < i0 + 4096 ? n : i0 + 4096;
+#pragma omp simd
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t u;
+            std::memcpy(&u, inp + i, 4);
+            u += 0x7fffu + ((u >> 16) & 1u);
+            out[i] = uint16_t(u >> 16);
+        }
+    }
+}
+
+inline uint16_t bf16_rne(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// The GELU polynomials of tensor/kernels_impl.h (erf_fast, exp_fast inside sigmoid), repeated here so the
+// epilogue is one serial pass over a row (kernels.h's gelu_forward would open an OpenMP region per call).
+// Keep them in step with kernels_impl.h; the BERT parity tests compare against PyTorch either way.
+inline float erf_poly(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    const float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    p = p * x;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return p / q;
+}
+inline float exp_poly(float x) {
+    const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t e = (int32_t(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &e, 4);
+    float y = p * scale;
+    y = x < -87.3f ? 0.0f : y;
+    y = x > 88.3f ? __builtin_inff() : y;
+    return y;
+}
+// act: 0 none, 1 gelu (erf), 2 gelu (tanh form, as x sigmoid(2u))
+template <int ACT>
+inline float act(float x) {
+    if constexpr (ACT == 1) return 0.5f * x * (1.0f + erf_poly(x * 0.7071067811865476f));
+    if constexpr (ACT == 2) {
+        const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+        return x / (1.0f + exp_poly(-2.0f * u));
+    }
+    return x;
+}
+
+template <int ACT>
+void bias_act_loop(float* __restrict c, const float* __restrict bias, const float* __restrict res,
+                   uint16_t* __restrict c16, int64_t n) {
+    if (res) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) c[j] = act<ACT>(c[j] + bias[j] + res[j]);
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) c[j] = act<ACT>(c[j] + bias[j]);
+    }
+    if (c16) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) c16[j] = bf16_rne(c[j]);
+    }
+}
+
+void bias_act_impl(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n) {
+    if (act == 1) bias_act_loop<1>(c, bias, res, c16, n);
+    else if (act == 2) bias_act_loop<2>(c, bias, res, c16, n);
+    else bias_act_loop<0>(c, bias, res, c16, n);
+}
+
+// LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula), serial, with the bf16 copy.
+void layernorm_rows_impl(float* __restrict out, uint16_t* __restrict out16, const float* __restrict inp,
+                         const float* __restrict w, const float* __restrict b, int64_t rows, int64_t C, float eps) {
+    for (int64_t n = 0; n < rows; n++) {
+        const float* x = inp + n * C;
+        float* y = out + n * C;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t c = 0; c < C; c++) s += x[c];
+        const float m = s / float(C);
+        float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+        for (int64_t c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        const float r = 1.0f / __builtin_sqrtf(v / float(C) + eps);
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+        if (out16) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) out16[n * C + c] = bf16_rne(y[c]);
+        }
+    }
+}
+
+void cast_bf16_serial_impl(uint16_t* __restrict out, const float* __restrict inp, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = bf16_rne(inp[i]);
+}
+
+void add_const_impl(float* __restrict c, float b, int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) c[j] += b;
+}
+
+}  // namespace
+
+const BertFusedFns& TG_BERT_FUSED_TABLE() {
+    static const BertFusedFns t{cast_bf16_impl, cast_bf16_serial_impl, bias_act_impl, add_const_impl,
+                                layernorm_rows_impl};
+    return t;
+}
+
+}  // namespace tg::detail

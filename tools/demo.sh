@@ -13,7 +13,10 @@
 #   1. data    gen-shop (synthetic) or the given data
 #   2. graph   tastegraph graph build -> demo_out/graph.tgg, and the split as LightGCN text files in
 #              demo_out/tables/ (train.txt, test.txt: dense ids; users.csv, items.csv: id maps)
-#   3. train   tastegraph train --graph demo_out/graph.tgg --model lightgcn | svd | pop
+#   3. train   tastegraph train --graph demo_out/graph.tgg --model lightgcn | svd | pop; on the synthetic
+#              shop, when weights/all-MiniLM-L6-v2/model.safetensors exists (`make weights`), also
+#              lightgcn+text: item titles embedded by `tastegraph embed` (demo_out/item_titles.npy) as
+#              item features (train --item-features, ego embedding e_i + x_i W)
 #   4. eval    tastegraph eval --model M --test demo_out/tables/test.txt --json   (full ranking, train
 #              items masked; Recall/NDCG/Precision/HR @20)
 #   5. table   printed and written to demo_out/results.md
@@ -22,7 +25,8 @@
 # Environment: BUILD (build dir, default build), OUT (default demo_out), DATA, EPOCHS and LR (LightGCN
 # epochs and Adam learning rate: 12 and 0.005 on the synthetic shop, where that reaches the plateau in a
 # fraction of the time of the paper's 0.001; 30 and 0.001 on real data), DIM (64), LAYERS (3),
-# THREADS (default: all cores), KCORE (N-core filter for real logs, default 3).
+# THREADS (default: all cores), KCORE (N-core filter for real logs, default 3), BERT (sentence model
+# for the item-title features, default weights/all-MiniLM-L6-v2; skipped when it has no model.safetensors).
 set -euo pipefail
 
 BUILD=${BUILD:-build}
@@ -110,14 +114,25 @@ if [ -n "$MISSING" ]; then
 fi
 
 MODELS="lightgcn svd pop"
+# Item-title text features (synthetic shop only: it has titles), when the BERT weights are there.
+BERT=${BERT:-weights/all-MiniLM-L6-v2}
+if [ -n "$ITEMS_CSV" ] && [ -f "$BERT/model.safetensors" ]; then
+    echo "== 3. embed item titles ($BERT) -> $OUT/item_titles.npy"
+    step embed "$TG" embed -m "$BERT" -i "$ITEMS_CSV" --column title_en -o "$OUT/item_titles.npy"
+    MODELS="lightgcn lightgcn+text svd pop"
+fi
 for m in $MODELS; do
+    MODEL=$m
+    LGCN=(--dim "$DIM" --layers "$LAYERS" --epochs "$EPOCHS" --lr "$LR" --eval-every 4 --seed 1)
     case $m in
-        lightgcn) ARGS=(--dim "$DIM" --layers "$LAYERS" --epochs "$EPOCHS" --lr "$LR" --eval-every 4 --seed 1) ;;
+        lightgcn) ARGS=("${LGCN[@]}") ;;
+        lightgcn+text) MODEL=lightgcn
+            ARGS=("${LGCN[@]}" --item-features "$OUT/item_titles.npy" --item-feature-ids "$ITEMS_CSV") ;;
         svd) ARGS=(--dim "$DIM") ;;
         *) ARGS=() ;;
     esac
     echo "== 3. train $m"
-    step "train_$m" "$TG" train --graph "$OUT/graph.tgg" --model "$m" "${ARGS[@]}" -o "$OUT/$m.model"
+    step "train_$m" "$TG" train --graph "$OUT/graph.tgg" --model "$MODEL" "${ARGS[@]}" -o "$OUT/$m.model"
     echo "== 4. eval $m"
     step "eval_$m" "$TG" eval --model "$OUT/$m.model" --test "$TEST" --json > "$OUT/$m.eval.json"
     cat "$OUT/$m.eval.json"
@@ -130,14 +145,18 @@ metric() {  # metric FILE KEY -> the number after "KEY": in a one-object JSON fi
     if [ -n "$v" ]; then awk -v x="$v" 'BEGIN { printf "%.4f", x }'; else echo "-"; fi
 }
 {
-    echo "| model    | Recall@20 | NDCG@20 | Precision@20 | HR@20  | Recall@50 | train s | eval s |"
-    echo "|----------|-----------|---------|--------------|--------|-----------|---------|--------|"
+    echo "| model         | Recall@20 | NDCG@20 | Precision@20 | HR@20  | Recall@50 | train s | eval s |"
+    echo "|---------------|-----------|---------|--------------|--------|-----------|---------|--------|"
     for m in $MODELS; do
         f=$OUT/$m.eval.json
-        printf "| %-8s | %9s | %7s | %12s | %6s | %9s | %7s | %6s |\n" "$m" \
+        printf "| %-13s | %9s | %7s | %12s | %6s | %9s | %7s | %6s |\n" "$m" \
             "$(metric "$f" recall@20)" "$(metric "$f" ndcg@20)" "$(metric "$f" precision@20)" \
             "$(metric "$f" hr@20)" "$(metric "$f" recall@50)" "${STEP_S[train_$m]}" "${STEP_S[eval_$m]}"
     done
+    if [ -n "${STEP_S[embed]:-}" ]; then
+        echo
+        echo "lightgcn+text: LightGCN with item-title features ($BERT, ${STEP_S[embed]} s to embed, not in train s)"
+    fi
 } > "$OUT/results.md"
 echo
 echo "== 5. results (${DATA:-synthetic shop}; full ranking over all items, training items masked)"

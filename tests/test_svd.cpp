@@ -267,6 +267,8 @@ TEST_CASE("svd: block Krylov SVD — max_iters caps the steps; same result for a
     SvdResult capped = krylov_svd(c.R, 6, {4, 3, 1e-14, 5});
     CHECK(capped.iters == 3);
     CHECK(capped.krylov_dim == 24);
+    // large enough that the projections and products run multi-threaded (kParallelWork)
+    c = random_case(1600, 1200, 0.005f, 78);
     const int saved = num_threads();
     set_num_threads(1);
     SvdResult one = krylov_svd(c.R, 6, {4, 0, 1e-14, 5});

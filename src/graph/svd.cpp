@@ -14,11 +14,18 @@
 
 namespace tg::graph {
 
+namespace svd_detail {
+// Loops with fewer multiply-adds than this run on one thread: a parallel region costs microseconds
+// (and much more on a loaded machine), which small matrices cannot win back.
+constexpr int64_t kParallelWork = int64_t(1) << 20;
+}  // namespace svd_detail
+using svd_detail::kParallelWork;
+
 namespace {
 
 // Y [A.rows, l] = A · X [A.cols, l], row-major, double; one output row per thread at a time.
 void spmm_d(const Csr& A, const double* X, int64_t l, double* Y) {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads()) if (A.nnz() * l >= kParallelWork)
     for (int64_t r = 0; r < A.rows; r++) {
         double* y = Y + r * l;
         std::fill(y, y + l, 0.0);
@@ -177,14 +184,14 @@ SvdResult randomized_svd(const Csr& A, int64_t k, int64_t oversample, int power_
     res.s.assign(small.s.begin(), small.s.begin() + k);
     res.U.assign(size_t(m * k), 0.0);
     res.V.assign(size_t(n * k), 0.0);
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (m * k * l >= kParallelWork)
     for (int64_t r = 0; r < m; r++)
         for (int64_t j = 0; j < k; j++) {
             double s = 0;
             for (int64_t t = 0; t < l; t++) s += Q[size_t(t * m + r)] * small.U[size_t(t * l + j)];
             res.U[size_t(r * k + j)] = s;
         }
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (n * k * l >= kParallelWork)
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < k; j++) {
             double s = 0;
@@ -389,7 +396,7 @@ using namespace svd_detail;
 // Y [A.rows, 8] = A · X [A.cols, 8]
 void spmm8(const Csr& A, const double* X, double* Y) {
     if (cpu_isa() == Isa::avx512) return spmm8_avx512(A, X, Y);
-#pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads()) if (A.nnz() * kB >= kParallelWork)
     for (int64_t r = 0; r < A.rows; r++) {
         double y[kB] = {};
         for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
@@ -409,7 +416,7 @@ void project8(const std::vector<const double*>& U, const double* Z, int64_t p, d
     if (cpu_isa() == Isa::avx512) {
         project8_avx512(U.data(), nb, Z, p, part.data());
     } else {
-#pragma omp parallel for collapse(2) schedule(dynamic, 4) num_threads(tg::num_threads())
+#pragma omp parallel for collapse(2) schedule(dynamic, 4) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
         for (int64_t i = 0; i < nb; i++)
             for (int64_t c = 0; c < nc; c++) {
                 double acc[64] = {};
@@ -432,7 +439,7 @@ void project8(const std::vector<const double*>& U, const double* Z, int64_t p, d
 void subtract8(const std::vector<const double*>& U, const double* P, double* Z, int64_t p) {
     const int64_t nb = int64_t(U.size());
     if (cpu_isa() == Isa::avx512) return subtract8_avx512(U.data(), nb, P, Z, p);
-#pragma omp parallel for schedule(dynamic, 512) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(dynamic, 512) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
     for (int64_t r = 0; r < p; r++) {
         double acc[kB] = {};
         for (int64_t i = 0; i < nb; i++)
@@ -446,7 +453,7 @@ void subtract8(const std::vector<const double*>& U, const double* P, double* Z, 
 void combine(const std::vector<const double*>& U, const double* Y, int64_t L, double* O, int64_t p) {
     const int64_t nb = int64_t(U.size());
     if (cpu_isa() == Isa::avx512) return combine_avx512(U.data(), nb, Y, L, O, p);
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (p * nb * kB * L >= kParallelWork)
     for (int64_t r = 0; r < p; r++) {
         double* o = O + r * L;
         std::fill(o, o + L, 0.0);
@@ -470,7 +477,7 @@ bool cholesky_qr2(double* Y, int64_t rows, int64_t cols, std::vector<double>* Ro
     std::vector<double> Rtot;
     std::vector<double> Y0;
     for (int pass = 0; pass < 2; pass++) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(dynamic, 1) num_threads(tg::num_threads()) if (rows * cols * cols >= kParallelWork)
         for (int64_t c = 0; c < nc; c++) {
             double* acc = part.data() + c * cc;
             std::fill(acc, acc + cc, 0.0);
@@ -507,7 +514,7 @@ bool cholesky_qr2(double* Y, int64_t rows, int64_t cols, std::vector<double>* Ro
         }
         if (pass == 0) Y0.assign(Y, Y + rows * cols);
         // Y <- Y R⁻¹, row by row (forward substitution with the upper-triangular R)
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (rows * cols * cols >= kParallelWork)
         for (int64_t r = 0; r < rows; r++) {
             double* y = Y + r * cols;
             for (int64_t j = 0; j < cols; j++) {
@@ -742,14 +749,14 @@ SvdResult krylov_svd(const Csr& A, int64_t k, const KrylovSvdOptions& opt) {
     }
     SvdResult small = jacobi_svd(Tq, l, l);
     std::vector<double> pside(static_cast<size_t>(p * k)), qside(static_cast<size_t>(q * k));
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (p * k * l >= kParallelWork)
     for (int64_t r = 0; r < p; r++)
         for (int64_t j = 0; j < k; j++) {
             double s = 0;
             for (int64_t t = 0; t < l; t++) s += Ut[size_t(r * L + t)] * small.V[size_t(t * l + j)];
             pside[size_t(r * k + j)] = s;
         }
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (q * k * l >= kParallelWork)
     for (int64_t r = 0; r < q; r++)
         for (int64_t j = 0; j < k; j++) {
             double s = 0;

@@ -17,13 +17,14 @@
 
 namespace tg::graph::svd_detail {
 
-constexpr int64_t kChunk = 1024;  // must match svd.cpp
+constexpr int64_t kChunk = 1024;                      // must match svd.cpp
+constexpr int64_t kParallelWork = int64_t(1) << 20;  // as svd.cpp: smaller loops run on one thread
 
 void spmm8_avx512(const Csr& A, const double* X, double* Y) {
     const int64_t* ip = A.indptr.data();
     const int32_t* ix = A.indices.data();
     const float* vals = A.values.empty() ? nullptr : A.values.data();
-#pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads()) if (A.nnz() * 8 >= kParallelWork)
     for (int64_t r = 0; r < A.rows; r++) {
         __m512d y = _mm512_setzero_pd();
         const int64_t b = ip[r], en = ip[r + 1];
@@ -39,7 +40,7 @@ void spmm8_avx512(const Csr& A, const double* X, double* Y) {
 // part [(i * nc + c) * 64 + a * 8 + b]: the chunk-c partial of U_iᵀ Z (nc = ceil(p / kChunk)).
 void project8_avx512(const double* const* U, int64_t nb, const double* Z, int64_t p, double* part) {
     const int64_t nc = (p + kChunk - 1) / kChunk;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
     for (int64_t i = 0; i < nb; i++)
         for (int64_t c = 0; c < nc; c++) {
             __m512d acc[8];
@@ -55,7 +56,7 @@ void project8_avx512(const double* const* U, int64_t nb, const double* Z, int64_
 }
 
 void subtract8_avx512(const double* const* U, int64_t nb, const double* P, double* Z, int64_t p) {
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
     for (int64_t r = 0; r < p; r++) {
         __m512d acc = _mm512_setzero_pd();
         for (int64_t i = 0; i < nb; i++) {
@@ -88,7 +89,7 @@ void combine_avx512(const double* const* U, int64_t nb, const double* Y, int64_t
     static constexpr Fn group[9] = {nullptr,          combine_group<1>, combine_group<2>,
                                     combine_group<3>, combine_group<4>, combine_group<5>,
                                     combine_group<6>, combine_group<7>, combine_group<8>};
-#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (p * nb * 8 * L >= kParallelWork)
     for (int64_t r = 0; r < p; r++)
         for (int64_t g = 0; g < L; g += 64) group[std::min<int64_t>(64, L - g) / 8](U, nb, Y, L, O, r, g);
 }

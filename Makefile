@@ -40,6 +40,7 @@ bench-bert: build
 	python3 tools/bench/bench_bert.py --build $(BUILD)
 
 # BERT training step benchmark: ours vs PyTorch, same batches, 2 threads each (needs `make weights` and ../shared).
+# BENCH_ARGS="--bf16 --repeat 3" adds the bf16-GEMM pair (ours vs torch.autocast) and interleaved repeats.
 bench-train: build
 	python3 tools/bench/bench_train.py --build $(BUILD) $(BENCH_ARGS)
 

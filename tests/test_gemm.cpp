@@ -291,3 +291,31 @@ TEST_CASE("gemm hooks: each block once with final values, each row once after it
             }
     }
 }
+
+TEST_CASE("gemm packed B: bit-identical to gemm_f32 / gemm_bf16, every ISA; stale packs are refused") {
+    Restore restore;
+    for (auto [M, N, K] : {std::array<int64_t, 3>{203, 301, 600}, {1, 33, 5}, {40, 1536, 384}, {7, 384, 1536}})
+        for (Isa isa : isas()) {
+            set_cpu_isa(isa);
+            const auto A = test::rand_vec(size_t(M * K), 41), W = test::rand_vec(size_t(N * K), 42);
+            const auto A16 = to_bf16(A), W16 = to_bf16(W);
+            std::vector<float> c1(size_t(M * N)), c2(size_t(M * N), NAN), h1(size_t(M * N)), h2(size_t(M * N), NAN);
+            gemm_f32(false, true, M, N, K, 1.f, A.data(), K, W.data(), K, 0.f, c1.data(), N);
+            gemm_bf16(false, true, M, N, K, 1.f, A16.data(), K, W16.data(), K, 0.f, h1.data(), N);
+            const GemmPackedB p32 = gemm_pack_b_f32(true, N, K, W.data(), K);
+            const GemmPackedB p16 = gemm_pack_b_bf16(true, N, K, W16.data(), K);
+            CHECK(gemm_packed_usable(p32));
+            gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p32, 0.f, c2.data(), N);
+            gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), K, p16, 0.f, h2.data(), N);
+            INFO("isa=", isa_name(isa), " M=", M, " N=", N, " K=", K);
+            CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
+            CHECK(std::memcmp(h1.data(), h2.data(), h1.size() * 4) == 0);
+            if (isa != Isa::scalar) {  // packed for another kernel: refused, not misread
+                set_cpu_isa(Isa::scalar);
+                CHECK_FALSE(gemm_packed_usable(p32));
+                CHECK_THROWS_AS(gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p32, 0.f, c2.data(), N), tg::Error);
+            }
+            CHECK_THROWS_AS(gemm_f32_packed(false, M, N + 1, K, 1.f, A.data(), K, p32, 0.f, c2.data(), N + 1),
+                            tg::Error);
+        }
+}

@@ -78,7 +78,7 @@ const MapRow kNameMap[] = {
     {{"embeddings.LayerNorm.bias",                        "ln_emb.b",                        "[C]"},     Slot::emb_ln_b, false, false},
     {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qv.w rows [0, C)",      "[C, C]"},  Slot::q_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qv.b [0, C)",           "[C]"},     Slot::q_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].k.w (Kᵀ = W Xᵀ)",       "[C, C]"},  Slot::k_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].k.w (output stored Kᵀ)","[C, C]"},  Slot::k_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].k.b",                   "[C]"},     Slot::k_b,      true,  false},
     {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qv.w rows [C, 2C)",     "[C, C]"},  Slot::v_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qv.b [C, 2C)",          "[C]"},     Slot::v_b,      true,  false},
@@ -150,6 +150,10 @@ BertEncoder::~BertEncoder() = default;
 
 size_t BertEncoder::weight_bytes_owned() const {
     size_t n = 0;
+    auto packed = [](const Linear& l) { return l.wp.data ? size_t(l.wp.K * l.wp.N) * (l.wp.pairs ? 2 : 4) : 0; };
+    for (const Layer& L : layers_)
+        n += packed(L.qv) + packed(L.k) + packed(L.attn_out) + packed(L.ffn_in) + packed(L.ffn_out);
+    n += packed(pooler_);
     for (auto& v : owned_f32_) n += 4 * v.size();
     for (auto& v : owned_bf16_) n += 2 * v.size();
     return n;
@@ -276,6 +280,9 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
             e.owned_bf16_.push_back(std::move(w16));
             lin.w16 = e.owned_bf16_.back().data();
             lin.w = nullptr;
+            lin.wp = gemm_pack_b_bf16(true, out, in, lin.w16, in);
+        } else {
+            lin.wp = gemm_pack_b_f32(true, out, in, lin.w, in);
         }
     };
     // Fuse query and value into one [2C, C] matrix and [2C] bias: one GEMM instead of two. (The key is kept
@@ -309,7 +316,7 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 // Every linear layer is one GEMM whose epilogue runs in its hooks (tensor/gemm.h), on blocks of the output
 // that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it.
 //   block hook, per block of rows [i0, i1) x columns [j0, j1):
-//       out += bias (per column; per row for the transposed key layer) (+ residual)
+//       out += bias (+ residual)           (the key layer: out_t = (out + bias)ᵀ instead, see bert.h)
 //       out = gelu(out)                          (ffn_in)
 //       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
 //   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out):
@@ -318,9 +325,10 @@ namespace {
 struct Epilogue {
     float* out = nullptr;              // [M, ldo] the GEMM's C
     int64_t ldo = 0;
-    const float* bias = nullptr;       // [N] (or [M] when bias_per_row)
-    bool bias_per_row = false;
+    const float* bias = nullptr;       // [N]
     const float* res = nullptr;        // [M, ldo] residual, or nullptr
+    float* out_t = nullptr;            // when set: out_t[j * ldt + i] = out[i, j] + bias[j] (the key layer)
+    int64_t ldt = 0;
     bool gelu = false, gelu_tanh = false;
     uint16_t* out16 = nullptr;         // [M, ldo] bf16 copy of out, or nullptr
     const float* ln_w = nullptr;       // LayerNorm in the rows hook when set
@@ -334,15 +342,19 @@ struct Epilogue {
 void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     const Epilogue& e = *static_cast<const Epilogue*>(ctx);
     const int64_t n = j1 - j0;
+    if (e.out_t) {  // transposed copy: contiguous writes along i, reads from the cached block
+        for (int64_t j = j0; j < j1; j++) {
+            const float b = e.bias[j];
+            float* t = e.out_t + j * e.ldt;
+            for (int64_t i = i0; i < i1; i++) t[i] = e.out[i * e.ldo + j] + b;
+        }
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) {
         float* o = e.out + i * e.ldo + j0;
-        if (e.bias_per_row) {
-            e.fn->add_const(o, e.bias[i], n);
-        } else {
-            const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
-            e.fn->bias_act(o, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
-                           e.out16 ? e.out16 + i * e.ldo + j0 : nullptr, n);
-        }
+        const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
+        e.fn->bias_act(o, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
+                       e.out16 ? e.out16 + i * e.ldo + j0 : nullptr, n);
     }
 }
 
@@ -352,23 +364,24 @@ void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
                          e.ln_b, i1 - i0, e.ldo, e.ln_eps);
 }
 
-// out[T, lin.out] = X[T, lin.in] Wᵀ (then the epilogue e; e.out must be out). X is x (f32) or x16 (bf16).
-// transposed: out[lin.out, T] = W Xᵀ instead (the key layer, bert.h).
+// out[T, lin.out] = X[T, lin.in] Wᵀ, then the epilogue e (e.out must be out). X is x (f32) or x16 (bf16).
+// The weight packed at load (lin.wp) is used while the CPU's kernel choice is the one it was packed for.
 void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const uint16_t* x16, int64_t T,
-            bool transposed, Epilogue& e) {
+            Epilogue& e) {
     const int64_t N = lin.out, K = lin.in;
     GemmHooks hk;
     hk.block = epilogue_block;
     hk.rows = e.ln_w ? epilogue_rows : nullptr;
     hk.ctx = &e;
+    const bool packed = gemm_packed_usable(lin.wp);
     if (dtype == DType::bf16) {
-        if (transposed)
-            gemm_bf16_hooked(false, true, N, T, K, 1.0f, lin.w16, K, x16, K, 0.0f, e.out, e.ldo, hk);
+        if (packed)
+            gemm_bf16_packed(false, T, N, K, 1.0f, x16, K, lin.wp, 0.0f, e.out, e.ldo, hk);
         else
             gemm_bf16_hooked(false, true, T, N, K, 1.0f, x16, K, lin.w16, K, 0.0f, e.out, e.ldo, hk);
     } else {
-        if (transposed)
-            gemm_f32_hooked(false, true, N, T, K, 1.0f, lin.w, K, x, K, 0.0f, e.out, e.ldo, hk);
+        if (packed)
+            gemm_f32_packed(false, T, N, K, 1.0f, x, K, lin.wp, 0.0f, e.out, e.ldo, hk);
         else
             gemm_f32_hooked(false, true, T, N, K, 1.0f, x, K, lin.w, K, 0.0f, e.out, e.ldo, hk);
     }
@@ -441,11 +454,11 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         Epilogue e;
         e.fn = &fn;
         e.out = ws.qv_.data(), e.ldo = 2 * C, e.bias = L.qv.b;
-        linear(L.qv, dtype_, x, x16, T, false, e);                                // [T, 2C]: q | v
+        linear(L.qv, dtype_, x, x16, T, e);                                // [T, 2C]: q | v
         e = Epilogue{};
         e.fn = &fn;
-        e.out = ws.kt_.data(), e.ldo = T, e.bias = L.k.b, e.bias_per_row = true;
-        linear(L.k, dtype_, x, x16, T, true, e);                                  // [C, T]:  kᵀ
+        e.out = h, e.ldo = C, e.bias = L.k.b, e.out_t = ws.kt_.data(), e.ldt = T;
+        linear(L.k, dtype_, x, x16, T, e);                                 // [C, T]:  kᵀ (via h)
         const AttnInput ain{ws.qv_.data(), 2 * C, ws.kt_.data(), T, ws.qv_.data() + C, 2 * C};
         if (bf16 && attention_bf16_supported(d.D)) {
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
@@ -458,19 +471,19 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.fn = &fn;
         e.out = h, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
         e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
-        linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, false, e);
+        linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
         // f = gelu(x W1ᵀ + b1)   [T, I]  (bf16 mode: only its bf16 copy is used)
         e = Epilogue{};
         e.fn = &fn;
         e.out = ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true, e.gelu_tanh = d.gelu_tanh;
         e.out16 = a16;
-        linear(L.ffn_in, dtype_, x, x16, T, false, e);
+        linear(L.ffn_in, dtype_, x, x16, T, e);
         // x = LayerNorm(f W2ᵀ + b2 + x)
         e = Epilogue{};
         e.fn = &fn;
         e.out = h, e.ldo = C, e.bias = L.ffn_out.b, e.res = x;
         e.ln_w = L.ln_ffn.w, e.ln_b = L.ln_ffn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
-        linear(L.ffn_out, dtype_, ws.f_.data(), a16, T, false, e);
+        linear(L.ffn_out, dtype_, ws.f_.data(), a16, T, e);
         snapshot();
     }
 
@@ -483,7 +496,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         Epilogue e;
         e.fn = &fn;
         e.out = ws.pool_.data(), e.ldo = C, e.bias = pooler_.b;
-        linear(pooler_, dtype_, ws.cls_.data(), a16, B, false, e);
+        linear(pooler_, dtype_, ws.cls_.data(), a16, B, e);
         vtanh(ws.pool_.data(), ws.pool_.data(), B * C);
     }
 }

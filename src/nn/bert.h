@@ -7,7 +7,7 @@
 //   x = LayerNorm(word_emb[id] + pos_emb[position] + type_emb[token_type])                  [T, C]
 //   for each of the L layers:
 //     qv  = x Wqvᵀ + bqv                          (query and value fused into one [2C, C] matrix) [T, 2C]
-//     kt  = Wk xᵀ + bk                            (keys computed transposed, for attention)       [C, T]
+//     kt  = (x Wkᵀ + bk)ᵀ                         (keys stored transposed, for attention)         [C, T]
 //     a   = attention(q, k, v) per sequence, head (bert_attention.h: tiled, online softmax)      [T, C]
 //     x   = LayerNorm(a Woᵀ + bo + x)             (BertSelfOutput)                              [T, C]
 //     f   = gelu(x W1ᵀ + b1)                      (BertIntermediate)                            [T, I]
@@ -15,8 +15,8 @@
 //   pooler[b] = tanh(Wp x[first token of b] + bp)  (BertPooler, on [CLS])                        [B, C]
 //
 // Every linear layer is Y = X Wᵀ + b with W stored [out, in] as PyTorch stores it, i.e. one gemm with
-// transB = true straight from the weight file (no transposed copy). The key projection is the same product
-// computed the other way round, Kᵀ = W Xᵀ (gemm with A = W, transB = true), so that attention reads each
+// transB = true, packed once at load (GemmPackedB). The key layer's epilogue writes its output transposed,
+// Kᵀ [C, T] (from the block of the product still in cache), so that attention reads each
 // feature of 64 consecutive keys as one contiguous run.
 //
 // Packed batches: sequences are concatenated without padding (PackedBatch.offsets delimits them), so the
@@ -32,8 +32,9 @@
 // Fused epilogues: bias, residual, GELU, LayerNorm and the bf16 casts run in the GEMMs' hooks (tensor/gemm.h
 // GemmHooks) on blocks of the output that are still in cache, instead of separate passes over memory.
 //
-// Memory: f32 weights are used in place from the memory-mapped safetensors file (zero copy), except the
-// fused query/value matrices. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
+// Memory: the linear layers' weights are packed once at load into the GEMM's panel layout (GemmPackedB: one
+// f32 or bf16 copy each, what the products read); embeddings, LayerNorm and biases are used in place from the
+// memory-mapped safetensors file. Activations live in a BertWorkspace that the caller keeps between calls: buffers grow
 // to the largest batch seen and are reused, nothing is allocated per layer, and no autograd state is kept.
 //
 // Usage:
@@ -48,6 +49,7 @@
 #include <vector>
 
 #include "tensor/dtype.h"
+#include "tensor/gemm.h"
 
 namespace tg {
 
@@ -124,6 +126,7 @@ class BertEncoder {
         const uint16_t* w16 = nullptr; // [out, in] bf16 (bf16 mode)
         const float* b = nullptr;      // [out]
         int64_t out = 0, in = 0;
+        GemmPackedB wp;                // Wᵀ packed for the GEMM at load (w or w16, whichever is used)
     };
     struct Norm {
         const float* w = nullptr;  // [C]
@@ -131,7 +134,7 @@ class BertEncoder {
     };
     struct Layer {
         Linear qv;         // [2C, C]  query rows then value rows
-        Linear k;          // [C, C]   key (applied as Kᵀ = W Xᵀ)
+        Linear k;          // [C, C]   key (its output is stored transposed, Kᵀ)
         Linear attn_out;   // [C, C]
         Norm ln_attn;
         Linear ffn_in;     // [I, C]

@@ -17,8 +17,6 @@ struct BertFusedFns {
     // c[j] = act(c[j] + bias[j] + res[j]) (res may be nullptr); act 0 = none, 1 = GELU (erf), 2 = GELU (tanh
     // form); then c16[j] = bf16(c[j]) when c16 is not nullptr. Serial.
     void (*bias_act)(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n);
-    // c[j] += b   (serial)
-    void (*add_const)(float* c, float b, int64_t n);
     // out[rows, C] = LayerNorm(inp) * w + b (as tensor/kernels.h layernorm_forward), and out16 = bf16(out)
     // when out16 is not nullptr. Serial; out must not overlap inp.
     void (*layernorm_rows)(float* out, uint16_t* out16, const float* inp, const float* w, const float* b,

@@ -139,15 +139,10 @@ void cast_bf16_serial_impl(uint16_t* __restrict out, const float* __restrict inp
     for (int64_t i = 0; i < n; i++) out[i] = bf16_rne(inp[i]);
 }
 
-void add_const_impl(float* __restrict c, float b, int64_t n) {
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) c[j] += b;
-}
-
 }  // namespace
 
 const BertFusedFns& TG_BERT_FUSED_TABLE() {
-    static const BertFusedFns t{cast_bf16_impl, cast_bf16_serial_impl, bias_act_impl, add_const_impl,
+    static const BertFusedFns t{cast_bf16_impl, cast_bf16_serial_impl, bias_act_impl,
                                 layernorm_rows_impl};
     return t;
 }

@@ -187,11 +187,43 @@ void check_args(const char* fn, bool tA, bool tB, int64_t M, int64_t N, int64_t 
 
 // The blocked driver. T = input element (float / uint16_t bf16), P = packed element, Ukr = kernel.
 // nthreads: how many OpenMP threads this call may use (1 inside an outer parallel region).
+// The packed-B layout for kernel kn: K blocks of (nearly) equal depth, at most kn.kc rounded up to 8
+// (K = 384 is one block of 384 rather than 256 + 128; it depends on K only, never on the thread count).
+// Block pb (depth kcb, starting at packed depth k0) starts at Bp + k0*Npad; its panel jt at + jt*kcb*NR.
+struct BLayout {
+    int64_t Kp, kc, nkb, Npad, tiles_n;
+};
+template <typename P, typename Ukr>
+BLayout b_layout(const Kernel<Ukr>& kn, int64_t N, int64_t K) {
+    constexpr int KPE = k_per_elem<P>;
+    BLayout b;
+    b.Kp = (K + KPE - 1) / KPE;  // depth in packed elements
+    const int64_t nblocks = (b.Kp + kn.kc - 1) / kn.kc;
+    b.kc = ((b.Kp + nblocks - 1) / nblocks + 7) / 8 * 8;
+    b.nkb = (b.Kp + b.kc - 1) / b.kc;
+    b.Npad = (N + kn.nr - 1) / kn.nr * kn.nr;
+    b.tiles_n = b.Npad / kn.nr;
+    return b;
+}
+
+// Pack micro-panel c (= block pb * tiles_n + panel jt) of op(B) into Bp.
+template <typename T, typename P, typename Ukr>
+void pack_b_panel(const Kernel<Ukr>& kn, const BLayout& L, bool vec512, bool tB, int64_t N, int64_t K, const T* B,
+                  int64_t ldb, int64_t c, P* Bp) {
+    const int NR = kn.nr;
+    const int64_t pb = c / L.tiles_n, jt = c % L.tiles_n;
+    const int64_t k0 = pb * L.kc, kcb = std::min(L.kc, L.Kp - k0), j0 = jt * NR;
+    const int64_t kel = k0 * k_per_elem<P>;  // first k element of the block
+    const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
+    pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR, Bp + k0 * L.Npad + jt * kcb * NR);
+}
+
 // hooks (may be nullptr): the fused epilogue callbacks of gemm.h, called as blocks / row ranges finish.
+// Bpre (may be nullptr): op(B) already packed in b_layout's layout (gemm_pack_b_*); B is then not read.
 template <typename T, typename P, typename Ukr>
 void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const T* A,
                  int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads,
-                 const GemmHooks* hooks = nullptr) {
+                 const GemmHooks* hooks = nullptr, const P* Bpre = nullptr) {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.f) {  // as in BLAS: A, B not read
         scale_c(M, N, beta, C, ldc);
@@ -203,10 +235,9 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     const int MR = kn.mr, NR = kn.nr;
     const bool vec512 = cpu_isa() == Isa::avx512;
     constexpr int KPE = k_per_elem<P>;
-    const int64_t Kp = (K + KPE - 1) / KPE;  // depth in packed elements
-    const int64_t kcmax = kn.kc, mc = kn.mc, nc = kn.nc;
-    const int64_t Npad = (N + NR - 1) / NR * NR;
-    const int64_t tiles_n = Npad / NR;
+    const BLayout BL = b_layout<P>(kn, N, K);
+    const int64_t Kp = BL.Kp, kc = BL.kc, nkb = BL.nkb, Npad = BL.Npad, tiles_n = BL.tiles_n;
+    const int64_t mc = kn.mc, nc = kn.nc;
 
     // Work items: (row block of mc rows) x (column group). Normally one column group spans all of N,
     // so each item packs its A rows once and sweeps every column; when there are too few row blocks
@@ -216,7 +247,9 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     const int64_t row_blocks = (M + mc - 1) / mc;
     int nt = nthreads;
     if (double(M) * double(N) * double(K) < 64.0 * 64.0 * 64.0) nt = 1;  // not worth a second thread
-    const int64_t col_groups = row_blocks >= 4 * nt ? 1 : std::min(tiles_n, (4 * nt + row_blocks - 1) / row_blocks);
+    // (one thread: no column groups, so A is packed once)
+    const int64_t col_groups =
+        nt == 1 || row_blocks >= 4 * nt ? 1 : std::min(tiles_n, (4 * nt + row_blocks - 1) / row_blocks);
     const int64_t group_tiles = (tiles_n + col_groups - 1) / col_groups;  // NR-wide tiles per group
     const int64_t items = row_blocks * col_groups;
     if (items < nt) nt = int(items);
@@ -228,29 +261,20 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
 
     // Scratch is allocated here, outside the parallel region (an exception must not escape it):
     // packed B shared by the team, and one mc x K slice of packed A per thread.
-    P* Bp = tl_bpack.get<P>(size_t(Kp * Npad));
+    P* Bpack = Bpre ? nullptr : tl_bpack.get<P>(size_t(Kp * Npad));
+    const P* Bp = Bpre ? Bpre : Bpack;
     P* Abuf = tl_apack.get<P>(size_t(nt) * size_t(mc * Kp));
-    // K blocks of (nearly) equal depth, at most kcmax rounded up to 8: K = 384 is one block of 384
-    // rather than 256 + 128. Depends on K only, never on the thread count.
-    const int64_t nblocks = (Kp + kcmax - 1) / kcmax;
-    const int64_t kc = ((Kp + nblocks - 1) / nblocks + 7) / 8 * 8;
-    const int64_t nkb = (Kp + kc - 1) / kc;
     // B is packed one micro-panel at a time by whichever threads have started: a panel is claimed
     // with an atomic counter and counted when done. A thread that starts late (the OS ran something
     // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
     // the others waiting for it at a barrier.
-    const int64_t npanels = nkb * tiles_n;
+    const int64_t npanels = Bpre ? 0 : nkb * tiles_n;
     std::atomic<int64_t> next_panel{0}, panels_done{0};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
         for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels;) {
-            const int64_t pb = c / tiles_n, jt = c % tiles_n;
-            const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), j0 = jt * NR;
-            const int64_t kel = k0 * KPE;  // first k element of the block
-            const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
-            pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR,
-                       Bp + k0 * Npad + jt * kcb * NR);
+            pack_b_panel<T, P>(kn, BL, vec512, tB, N, K, B, ldb, c, Bpack);
             panels_done.fetch_add(1, std::memory_order_release);
         }
         // Panels claimed by other threads may still be in progress: wait for them (acquire: their
@@ -315,7 +339,72 @@ void gemm_f32_threads(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float a
     gemm_driver<float, float>(f32_kernel_for_isa(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nthreads);
 }
 
+
+// ---- prepacked B ----------------------------------------------------------------------------
+template <typename T, typename P, typename Ukr>
+GemmPackedB pack_b_all(const Kernel<Ukr>& kn, bool bf16, bool tB, int64_t N, int64_t K, const T* B, int64_t ldb) {
+    GemmPackedB pb;
+    pb.N = N, pb.K = K, pb.bf16 = bf16, pb.isa = int(cpu_isa());
+    pb.pairs = std::is_same_v<P, uint32_t>;
+    if (N == 0 || K == 0) return pb;
+    const BLayout L = b_layout<P>(kn, N, K);
+    const size_t bytes = (size_t(L.Kp * L.Npad) * sizeof(P) + 63) / 64 * 64;
+    void* q = std::aligned_alloc(64, bytes);
+    TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
+    pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
+    const bool vec512 = cpu_isa() == Isa::avx512;
+    for (int64_t c = 0; c < L.nkb * L.tiles_n; c++)
+        pack_b_panel<T, P>(kn, L, vec512, tB, N, K, B, ldb, c, reinterpret_cast<P*>(pb.data.get()));
+    return pb;
+}
+
+bool packed_usable(const GemmPackedB& B, bool bf16) {
+    return B.bf16 == bf16 && B.isa == int(cpu_isa()) && (!bf16 || B.pairs == cpu_has_avx512_bf16());
+}
+void check_packed(const char* fn, const GemmPackedB& B, bool bf16, int64_t N, int64_t K) {
+    TG_CHECK(B.N == N && B.K == K, fn, ": packed B is [K=", B.K, ", N=", B.N, "], the product needs [K=", K, ", N=",
+             N, "]");
+    TG_CHECK(packed_usable(B, bf16), fn, ": packed B was packed for another kernel (",
+             B.bf16 ? "bf16" : "f32", ", ISA ", B.isa, "); repack it after changing the ISA");
+}
+
 }  // namespace
+
+GemmPackedB gemm_pack_b_f32(bool tB, int64_t N, int64_t K, const float* B, int64_t ldb) {
+    check_args("gemm_pack_b_f32", false, tB, 1, N, K, K, ldb, N);
+    return pack_b_all<float, float>(f32_kernel_for_isa(), false, tB, N, K, B, ldb);
+}
+GemmPackedB gemm_pack_b_bf16(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb) {
+    check_args("gemm_pack_b_bf16", false, tB, 1, N, K, K, ldb, N);
+    if (cpu_has_avx512_bf16()) return pack_b_all<uint16_t, uint32_t>(kernel_bf16_avx512(), true, tB, N, K, B, ldb);
+    return pack_b_all<uint16_t, float>(f32_kernel_for_isa(), true, tB, N, K, B, ldb);
+}
+bool gemm_packed_usable(const GemmPackedB& B) { return B.data && packed_usable(B, B.bf16); }
+
+void gemm_f32_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks) {
+    check_args("gemm_f32_packed", tA, false, M, N, K, lda, std::max<int64_t>(1, N), ldc);
+    if (M == 0 || N == 0 || K == 0) return gemm_driver<float, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha,
+                                                                     A, lda, nullptr, 1, beta, C, ldc, 1, &hooks);
+    check_packed("gemm_f32_packed", B, false, N, K);
+    gemm_driver<float, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C, ldc,
+                              num_threads(), &hooks, reinterpret_cast<const float*>(B.data.get()));
+}
+
+void gemm_bf16_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+                      const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks) {
+    check_args("gemm_bf16_packed", tA, false, M, N, K, lda, std::max<int64_t>(1, N), ldc);
+    if (M == 0 || N == 0 || K == 0)
+        return gemm_driver<uint16_t, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta,
+                                            C, ldc, 1, &hooks);
+    check_packed("gemm_bf16_packed", B, true, N, K);
+    if (B.pairs)
+        gemm_driver<uint16_t, uint32_t>(kernel_bf16_avx512(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C,
+                                        ldc, num_threads(), &hooks, B.data.get());
+    else
+        gemm_driver<uint16_t, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C,
+                                     ldc, num_threads(), &hooks, reinterpret_cast<const float*>(B.data.get()));
+}
 
 void gemm_f32_hooked(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmHooks& hooks) {

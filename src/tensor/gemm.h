@@ -10,6 +10,7 @@
 // "correct" for the tests. Results are independent of the thread count.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 namespace tg {
 
@@ -50,6 +51,27 @@ void gemm_f32_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, 
 void gemm_bf16_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
                       int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc,
                       const GemmHooks& hooks);
+
+// ---- Prepacked B (inference weights) -------------------------------------------------------------
+// A matrix that is op(B) of many products (a layer's weight) can be packed once into the micro-kernel's
+// panel layout; products with it then skip packing B (which costs as much as the multiply itself when M is
+// a few dozen rows). The layout belongs to the kernel chosen at pack time (tg::cpu_isa(), avx512_bf16):
+// gemm_packed_usable() says whether it still matches; the products throw if it does not.
+// Results are bit-identical to gemm_f32 / gemm_bf16 with beta, alpha, hooks the same.
+struct GemmPackedB {
+    int64_t N = 0, K = 0;             // op(B) is [K, N]
+    bool bf16 = false;                // packed from bf16 (for gemm_bf16_packed)
+    bool pairs = false;               // bf16 k pairs (vdpbf16ps) rather than widened f32
+    int isa = -1;                     // tg::Isa at pack time
+    std::shared_ptr<uint32_t> data;   // 64-byte aligned panels (f32 bits or bf16 pairs)
+};
+GemmPackedB gemm_pack_b_f32(bool transB, int64_t N, int64_t K, const float* B, int64_t ldb);
+GemmPackedB gemm_pack_b_bf16(bool transB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb);
+bool gemm_packed_usable(const GemmPackedB& B);
+void gemm_f32_packed(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks = {});
+void gemm_bf16_packed(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+                      const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks = {});
 
 // Scalar references (double accumulation), used by tests and as the TG_ISA=scalar fallback's oracle.
 void gemm_f32_ref(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

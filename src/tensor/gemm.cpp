@@ -32,6 +32,10 @@
 //
 // Scratch memory: packed B (K x N) and packed A (mc x K per thread) live in two buffers of the calling
 // thread; they grow to the largest problem seen and are reused across calls.
+//
+// Inference extras (gemm.h): a B packed once ahead of time (gemm_pack_b_*: the same panels, made by the same
+// packing code, so results are bit-identical) skips step 1 below; hooks run the caller's epilogue on each
+// block of C right after its last K block (still in L2) and on each row range once all its columns are done.
 #include "tensor/gemm.h"
 
 #include <algorithm>

@@ -262,11 +262,12 @@ TEST_CASE("svd: block Krylov SVD agrees with the dense Jacobi reference on rando
     }
 }
 
-TEST_CASE("svd: block Krylov SVD — max_iters caps the steps; same result for any thread count and ISA path") {
+TEST_CASE("svd: block Krylov SVD — max_iters caps the steps (not below k); same result for any thread count and ISA path") {
     Case c = random_case(150, 110, 0.05f, 77);
     SvdResult capped = krylov_svd(c.R, 6, {4, 3, 1e-14, 5});
     CHECK(capped.iters == 3);
     CHECK(capped.krylov_dim == 24);
+    CHECK(krylov_svd(c.R, 20, {4, 1, 1e-14, 5}).krylov_dim == 24);  // a cap below k: runs on until dim >= k
     // large enough that the projections and products run multi-threaded (kParallelWork)
     c = random_case(1600, 1200, 0.005f, 78);
     const int saved = num_threads();

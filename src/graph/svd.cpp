@@ -689,7 +689,7 @@ SvdResult krylov_svd(const Csr& A, int64_t k, const KrylovSvdOptions& opt) {
 
         // Converged? (T for blocks 0..j is complete now.)
         const int64_t D = nb * kB;
-        bool stop = live >= p || (opt.max_iters > 0 && steps >= opt.max_iters);
+        bool stop = live >= p || (opt.max_iters > 0 && steps >= opt.max_iters && D >= k);  // never fewer than k Ritz vectors
         if (!stop && D >= k + opt.oversample && (j % 2 == 1 || D + kB > p)) {
             std::vector<double> theta;
             symmetric_eigen(assemble_T(nb), D, theta, nullptr);

@@ -1,7 +1,8 @@
 // test_graph_features.cpp — node features for LightGCN/GCN/GAT (graph/node_features.h): the projection
 // kernels vs their scalar references, the gradients of E0 = E + X W (dW and dE) vs finite differences,
-// X = 0 reproducing the featureless models bit for bit, the feature/ids file loader (alignment, counts,
-// errors naming file and row), and a trainer run with features resumed bit-identically.
+// X = 0 reproducing the featureless models bit for bit, thread-count independence, the feature/ids file
+// loader (alignment, counts, errors naming file and row), and a trainer run with features resumed
+// bit-identically.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -226,6 +227,26 @@ TEST_CASE("features: with X = 0 LightGCN and GAT train exactly as without featur
     auto c = run_gat(false), d = run_gat(true);
     CHECK(c.first == d.first);
     CHECK(c.second == d.second);
+}
+
+TEST_CASE("features: LightGCN training with features is bit-identical for 1 and 2 threads") {
+    Csr R = small_interactions(30, 20, 17, 0.2f);
+    auto run = [&](int threads) {
+        set_num_threads(threads);
+        LightGcnConfig cfg;
+        cfg.dim = 8;
+        cfg.batch = 64;
+        cfg.lr = 0.01f;
+        LightGcn m;
+        m.init(R, cfg);
+        m.set_features(random_features(30, 5, 3), random_features(20, 7, 4, /*zero_row=*/2));
+        for (int64_t b = 0; b < m.batches_per_epoch(); b++) m.train_batch(b);
+        return std::pair{m.E0, m.feat.W};
+    };
+    auto a = run(1), b = run(2);
+    set_num_threads(0);
+    CHECK(a.first == b.first);
+    CHECK(a.second == b.second);
 }
 
 TEST_CASE("features: files are aligned to the graph's ids; unknown and missing ids are counted") {

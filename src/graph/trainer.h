@@ -34,7 +34,8 @@ struct TrainOptions {
     // Optional node features for lightgcn/gcn/gat (node_features.h): E0 = E + X W. Not stored in the
     // model file (only W and a checksum of the aligned X): --resume needs the same files again.
     FeatureSpec user_features, item_features;
-    int svd_oversample = 16, svd_power_iters = 8;
+    int svd_oversample = 16;   // PureSVD: extra Krylov vectors carried into the Rayleigh–Ritz step
+    int svd_power_iters = 0;   // PureSVD: cap on block-Krylov steps (0 = until the singular values settle)
     std::string out;                 // model file (required)
     std::string metrics_path;        // default: out + ".metrics.jsonl"
     std::string curve_path;          // default: out + ".curve.svg" (loss: out + ".loss.svg")

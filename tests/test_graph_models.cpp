@@ -44,24 +44,30 @@ Csr random_interactions(int64_t U, int64_t I, uint64_t seed, float p = 0.2f) {
 
 }  // namespace
 
-TEST_CASE("lightgcn: fused propagation equals the scalar reference (AVX-512 and portable widths)") {
+TEST_CASE("lightgcn: fused propagation equals the scalar reference; every ISA path bit-identical") {
     Csr R = random_interactions(40, 30, 1);
     Csr A = bipartite_norm_adj(R);
     const int64_t N = A.rows;
-    for (int64_t D : {64, 6}) {
+    const Isa saved = cpu_isa();
+    // 64: AVX-512 and AVX2 kernels; 24: AVX2 only (not a multiple of 16); 128: the widest row; 6: portable
+    for (int64_t D : {64, 24, 128, 6}) {
+        CAPTURE(D);
         auto X = test::rand_vec(size_t(N * D), 2);
         std::vector<float> out(size_t(N * D)), ref(size_t(N * D)), work(size_t(2 * N * D));
+        set_cpu_isa(Isa::scalar);
         lightgcn_propagate(A, X.data(), D, 3, out.data(), work.data());
         lightgcn_propagate_ref(A, X.data(), D, 3, ref.data());
         for (size_t q = 0; q < out.size(); q++) REQUIRE(out[q] == doctest::Approx(ref[q]).epsilon(1e-5).scale(1));
-        // The portable and AVX-512 paths compute the same FMA chain: bit-identical.
-        if (D == 64 && cpu_isa_max() == Isa::avx512) {
-            set_cpu_isa(Isa::scalar);
+        // The portable, AVX2 and AVX-512 paths compute the same FMA chain per element: bit-identical.
+        for (Isa isa : {Isa::avx2, Isa::avx512}) {
+            if (int(isa) > int(cpu_isa_max())) continue;
+            CAPTURE(isa_name(isa));
+            set_cpu_isa(isa);
             std::vector<float> out2(out.size());
             lightgcn_propagate(A, X.data(), D, 3, out2.data(), work.data());
-            set_cpu_isa(Isa::avx512);
             CHECK(out == out2);
         }
+        set_cpu_isa(saved);
     }
 }
 

@@ -278,10 +278,14 @@ TEST_CASE("svd: block Krylov SVD — max_iters caps the steps (not below k); sam
     const Isa isa = cpu_isa();
     set_cpu_isa(Isa::scalar);
     SvdResult scalar = krylov_svd(c.R, 6, {4, 0, 1e-14, 5});
+    set_cpu_isa(Isa::avx2);  // clamped to what the CPU has
+    SvdResult avx2 = krylov_svd(c.R, 6, {4, 0, 1e-14, 5});
     set_cpu_isa(isa);
     set_num_threads(saved);
     CHECK(one.s == two.s);
     CHECK(one.V == two.V);
     CHECK(one.s == scalar.s);
     CHECK(one.U == scalar.U);
+    CHECK(avx2.s == scalar.s);
+    CHECK(avx2.U == scalar.U);
 }

@@ -5,6 +5,7 @@
 // indptr has rows+1 entries, indptr[0] = 0, indptr[rows] = nnz. values may be empty for an
 // unweighted (all-ones) matrix.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

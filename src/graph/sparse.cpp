@@ -164,15 +164,20 @@ void spmm_backward(const Csr& A, const CsrT& AT, const float* w, int H, const fl
     }
 }
 
-// Implemented in sparse_avx512.cpp (compiled with AVX-512 flags; only called when the CPU has it).
+// sparse_rows_impl.h compiled as sparse_avx512.cpp / sparse_avx2.cpp (only called when the CPU has the
+// instruction set: cpu_isa()); rows of D <= 128 floats, D a multiple of the register width.
 void spmm_acc_forward_avx512(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
                              const int32_t* rows, int64_t n_rows, const uint8_t* src_mask);
+void spmm_acc_forward_avx2(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
+                           const int32_t* rows, int64_t n_rows, const uint8_t* src_mask);
 
 void spmm_acc_forward_rows(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
                            const int32_t* rows, int64_t n_rows, const uint8_t* src_mask) {
     check_csr(A, "spmm_acc_forward");
     if (cpu_isa() == Isa::avx512 && D % 16 == 0 && D <= 128)
         return spmm_acc_forward_avx512(A, X, D, Y, acc, scale, rows, n_rows, src_mask);
+    if (cpu_isa() >= Isa::avx2 && D % 8 == 0 && D <= 128)
+        return spmm_acc_forward_avx2(A, X, D, Y, acc, scale, rows, n_rows, src_mask);
     // Portable path: accumulate the row in a local buffer (the same per-element FMA chain over edges).
 #pragma omp parallel num_threads(tg::num_threads())
     {

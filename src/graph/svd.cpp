@@ -1,5 +1,6 @@
 // svd.cpp — block Krylov and randomized truncated SVD, one-sided Jacobi SVD, symmetric eigensolver and
-// PureSVD (see svd.h). The 8-wide block kernels of krylov_svd have an AVX-512 twin in svd_avx512.cpp.
+// PureSVD (see svd.h). The 8-wide block kernels of krylov_svd have AVX2 / AVX-512 twins
+// (svd_kernels_impl.h, compiled as svd_avx2.cpp and svd_avx512.cpp).
 #include "graph/svd.h"
 
 #include <algorithm>
@@ -383,11 +384,15 @@ void symmetric_eigen(const std::vector<double>& A, int64_t n, std::vector<double
 namespace svd_detail {
 constexpr int64_t kB = 8;         // Krylov block width: 8 doubles = one zmm, one cache line per row
 constexpr int64_t kChunk = 1024;  // rows per partial sum of a projection (fixed: thread-count independent)
-// AVX-512 twins (svd_avx512.cpp), same fma order as the loops below.
+// AVX-512 and AVX2 twins (svd_kernels_impl.h), same fma order as the loops below.
 void spmm8_avx512(const Csr& A, const double* X, double* Y);
 void project8_avx512(const double* const* U, int64_t nb, const double* Z, int64_t p, double* part);
 void subtract8_avx512(const double* const* U, int64_t nb, const double* P, double* Z, int64_t p);
 void combine_avx512(const double* const* U, int64_t nb, const double* Y, int64_t L, double* O, int64_t p);
+void spmm8_avx2(const Csr& A, const double* X, double* Y);
+void project8_avx2(const double* const* U, int64_t nb, const double* Z, int64_t p, double* part);
+void subtract8_avx2(const double* const* U, int64_t nb, const double* P, double* Z, int64_t p);
+void combine_avx2(const double* const* U, int64_t nb, const double* Y, int64_t L, double* O, int64_t p);
 }  // namespace svd_detail
 
 namespace {
@@ -396,6 +401,7 @@ using namespace svd_detail;
 // Y [A.rows, 8] = A · X [A.cols, 8]
 void spmm8(const Csr& A, const double* X, double* Y) {
     if (cpu_isa() == Isa::avx512) return spmm8_avx512(A, X, Y);
+    if (cpu_isa() == Isa::avx2) return spmm8_avx2(A, X, Y);
 #pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads()) if (A.nnz() * kB >= kParallelWork)
     for (int64_t r = 0; r < A.rows; r++) {
         double y[kB] = {};
@@ -415,6 +421,8 @@ void project8(const std::vector<const double*>& U, const double* Z, int64_t p, d
     std::vector<double> part(static_cast<size_t>(nb * nc * 64));
     if (cpu_isa() == Isa::avx512) {
         project8_avx512(U.data(), nb, Z, p, part.data());
+    } else if (cpu_isa() == Isa::avx2) {
+        project8_avx2(U.data(), nb, Z, p, part.data());
     } else {
 #pragma omp parallel for collapse(2) schedule(dynamic, 4) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
         for (int64_t i = 0; i < nb; i++)
@@ -439,6 +447,7 @@ void project8(const std::vector<const double*>& U, const double* Z, int64_t p, d
 void subtract8(const std::vector<const double*>& U, const double* P, double* Z, int64_t p) {
     const int64_t nb = int64_t(U.size());
     if (cpu_isa() == Isa::avx512) return subtract8_avx512(U.data(), nb, P, Z, p);
+    if (cpu_isa() == Isa::avx2) return subtract8_avx2(U.data(), nb, P, Z, p);
 #pragma omp parallel for schedule(dynamic, 512) num_threads(tg::num_threads()) if (nb * p * 64 >= kParallelWork)
     for (int64_t r = 0; r < p; r++) {
         double acc[kB] = {};
@@ -453,6 +462,7 @@ void subtract8(const std::vector<const double*>& U, const double* P, double* Z, 
 void combine(const std::vector<const double*>& U, const double* Y, int64_t L, double* O, int64_t p) {
     const int64_t nb = int64_t(U.size());
     if (cpu_isa() == Isa::avx512) return combine_avx512(U.data(), nb, Y, L, O, p);
+    if (cpu_isa() == Isa::avx2) return combine_avx2(U.data(), nb, Y, L, O, p);
 #pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (p * nb * kB * L >= kParallelWork)
     for (int64_t r = 0; r < p; r++) {
         double* o = O + r * L;

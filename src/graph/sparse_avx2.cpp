@@ -1,0 +1,11 @@
+// sparse_avx2.cpp — sparse_rows_impl.h compiled with AVX2 + FMA flags (8 floats per register).
+#include "graph/sparse_rows_impl.h"
+
+namespace tg::graph {
+
+void spmm_acc_forward_avx2(const Csr& A, const float* X, int64_t D, float* Y, float* acc, float scale,
+                           const int32_t* rows, int64_t n_rows, const uint8_t* mask) {
+    spmm_acc_forward_simd<simd::F32x8>(A, X, D, Y, acc, scale, rows, n_rows, mask);
+}
+
+}  // namespace tg::graph

@@ -4,11 +4,12 @@
 // with TG_ATTN_TILES defined to the function that file exports (see bert_attention.h). As in
 // tensor/kernels_impl.h, only builtins and C APIs are used here (no std:: templates), so no inline function
 // compiled with AVX-512 flags can be picked by the linker for code that runs on an older CPU.
-// exp() is inlined into the score loop (exp_nonpos below), so it vectorizes together with the max and the
-// sum of the online softmax instead of costing a separate pass over the tile.
+// exp() is inlined into the score loop (exp_fast of tensor/math_poly.h), so it vectorizes together with
+// the max and the sum of the online softmax instead of costing a separate pass over the tile.
 #include <cstdint>
 
 #include "nn/bert_attention.h"
+#include "tensor/math_poly.h"
 #ifdef TG_ATTN_BF16
 #include <immintrin.h>
 #endif
@@ -27,24 +28,6 @@ constexpr int64_t TQ = kAttnTile, TK = kAttnTile;
 constexpr int64_t R = 4;          // query rows processed together (register blocking)
 constexpr float kNegBig = -1e30f; // "minus infinity" that stays finite under subtraction
 
-// exp(x) for x <= 0 (softmax after subtracting the row max): the Cephes expf polynomial that
-// tensor/kernels_impl.h uses, written branch-free so `omp simd` loops vectorize it. x = n ln2 + r with
-// |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n assembled in the exponent bits. ~2 ulp; 0 below -87.
-inline float exp_nonpos(float x) {
-    const float xc = x < -87.0f ? -87.0f : x;
-    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln2)
-    float r = xc - n * 0.693359375f;                                          // ln2 in two parts
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const float scale = __builtin_bit_cast(float, (int32_t(n) + 127) << 23);
-    return x < -87.0f ? 0.0f : p * scale;
-}
 
 // One task: queries q0 .. q0+nq-1 of one sequence and head, against all L keys of the sequence.
 // DT = head size when known at compile time (32, 64: loops fully unrolled, accumulators in registers),
@@ -114,11 +97,11 @@ void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& 
                 float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
                 for (int64_t j = 0; j < TK; j++) {
-                    const float e = j < nk ? exp_nonpos(acc[r][j] - mx) : 0.0f;  // keys past the end weigh 0
+                    const float e = j < nk ? exp_fast(acc[r][j] - mx) : 0.0f;  // keys past the end weigh 0
                     p[j] = e;
                     sum += e;
                 }
-                const float c = exp_nonpos(m[i + r] - mx);
+                const float c = exp_fast(m[i + r] - mx);
                 m[i + r] = mx;
                 l[i + r] = l[i + r] * c + sum;
                 float* o = O + (i + r) * D;
@@ -285,7 +268,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
             for (int64_t j = 0; j < Lp; j++) {
-                const float e = j < L ? exp_nonpos((s[j] - mx) * scale) : 0.0f;
+                const float e = j < L ? exp_fast((s[j] - mx) * scale) : 0.0f;
                 s[j] = e;
                 sum += e;
             }

@@ -7,7 +7,11 @@
 namespace tg::detail {
 
 const BertFusedFns& bert_fused() {
-    return cpu_isa() == Isa::avx512 ? bert_fused_avx512() : bert_fused_base();
+    switch (cpu_isa()) {
+        case Isa::avx512: return bert_fused_avx512();
+        case Isa::avx2: return bert_fused_avx2();
+        default: return bert_fused_base();
+    }
 }
 
 }  // namespace tg::detail

@@ -3,7 +3,7 @@
 // The encoder (bert.cpp) runs its bias / residual / GELU / LayerNorm / bf16-cast work inside the GEMMs'
 // hooks (tensor/gemm.h GemmHooks), on blocks of C that are still in cache. These are the loops it needs
 // beyond tensor/kernels.h. They are written once in bert_fused_impl.h and compiled for baseline x86-64
-// (bert_fused.cpp) and AVX-512 (bert_fused_avx512.cpp); bert_fused() returns the table for tg::cpu_isa().
+// (bert_fused.cpp), AVX2 (bert_fused_avx2.cpp) and AVX-512 (bert_fused_avx512.cpp); bert_fused() returns the table for tg::cpu_isa().
 #pragma once
 #include <cstdint>
 
@@ -24,6 +24,7 @@ struct BertFusedFns {
 };
 
 const BertFusedFns& bert_fused_base();
+const BertFusedFns& bert_fused_avx2();
 const BertFusedFns& bert_fused_avx512();
 const BertFusedFns& bert_fused();  // the one for tg::cpu_isa()
 

@@ -1,12 +1,13 @@
 // bert_fused_impl.h — the loops of bert_fused.h, written once, compiled once per instruction set.
 //
-// Included by bert_fused.cpp (baseline x86-64) and bert_fused_avx512.cpp with TG_BERT_FUSED_TABLE defined
+// Included by bert_fused.cpp (baseline x86-64), bert_fused_avx2.cpp and bert_fused_avx512.cpp with TG_BERT_FUSED_TABLE defined
 // to the table function that file exports. Internal linkage and no std:: templates (as in
 // tensor/kernels_impl.h), so no AVX-512 code can be picked by the linker for an older CPU.
 #include <cstdint>
 #include <cstring>
 
 #include "nn/bert_fused.h"
+#include "tensor/math_poly.h"
 
 #ifndef TG_BERT_FUSED_TABLE
 #error "define TG_BERT_FUSED_TABLE before including bert_fused_impl.h"
@@ -37,54 +38,13 @@ inline uint16_t bf16_rne(float x) {
     return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-// The GELU polynomials of tensor/kernels_impl.h (erf_fast, exp_fast inside sigmoid), repeated here so the
-// epilogue is one serial pass over a row (kernels.h's gelu_forward would open an OpenMP region per call).
-// Keep them in step with kernels_impl.h; the BERT parity tests compare against PyTorch either way.
-inline float erf_poly(float x) {
-    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
-    const float x2 = x * x;
-    float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 - 2.10102402082508e-06f;
-    p = p * x2 - 5.69250639462346e-05f;
-    p = p * x2 - 7.34990630326855e-04f;
-    p = p * x2 - 2.95459980854025e-03f;
-    p = p * x2 - 1.60960333262415e-02f;
-    p = p * x;
-    float q = -1.45660718464996e-05f;
-    q = q * x2 - 2.13374055278905e-04f;
-    q = q * x2 - 1.68282697438203e-03f;
-    q = q * x2 - 7.37332916720468e-03f;
-    q = q * x2 - 1.42647390514189e-02f;
-    return p / q;
-}
-inline float exp_poly(float x) {
-    const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t e = (int32_t(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &e, 4);
-    float y = p * scale;
-    y = x < -87.3f ? 0.0f : y;
-    y = x > 88.3f ? __builtin_inff() : y;
-    return y;
-}
 // act: 0 none, 1 gelu (erf), 2 gelu (tanh form, as x sigmoid(2u))
 template <int ACT>
 inline float act(float x) {
-    if constexpr (ACT == 1) return 0.5f * x * (1.0f + erf_poly(x * 0.7071067811865476f));
+    if constexpr (ACT == 1) return 0.5f * x * (1.0f + erf_fast(x * 0.7071067811865476f));
     if constexpr (ACT == 2) {
         const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-        return x / (1.0f + exp_poly(-2.0f * u));
+        return x / (1.0f + exp_fast(-2.0f * u));
     }
     return x;
 }

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "tensor/kernels_table.h"
+#include "tensor/math_poly.h"
 
 #ifndef TG_KERNEL_TABLE
 #error "define TG_KERNEL_TABLE before including kernels_impl.h"
@@ -33,78 +34,6 @@ constexpr int64_t kParallelMin = 1 << 15;
 // inside each block: GCC's cost model declines `parallel for simd` on AVX2 for the longer polynomial
 // bodies, but always honours a plain `omp simd`.
 constexpr int64_t kBlock = 2048;
-
-inline float fmin_(float a, float b) { return a < b ? a : b; }
-inline float fmax_(float a, float b) { return a > b ? a : b; }
-
-// exp(x), Cephes expf: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n built in
-// the exponent bits. Max error ~2 ulp on [-87.3, 88.3]; exact 0 below, +inf above.
-inline float exp_fast(float x) {
-    const float xc = fmin_(fmax_(x, -87.3f), 88.3f);
-    // n = round(x / ln2) via the 1.5*2^23 trick (adds, no rint call)
-    const float t = xc * 1.44269504088896341f + 12582912.0f;
-    const float n = t - 12582912.0f;
-    float r = xc - n * 0.693359375f;  // ln2 split in two parts for an exact first product
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t e = (int32_t(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &e, 4);
-    float y = p * scale;
-    y = x < -87.3f ? 0.0f : y;
-    y = x > 88.3f ? __builtin_inff() : y;
-    return y;
-}
-
-inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
-
-// tanh(x): odd/even rational approximation on [-7.9, 7.9] (Eigen's generic_fast_tanh_float), relative
-// error < 5e-7 everywhere (beyond 7.9, tanh == ±1 in f32); tiny |x| returns x exactly.
-inline float tanh_fast(float x) {
-    const float xc = fmin_(fmax_(x, -7.90531110763549805f), 7.90531110763549805f);
-    const float x2 = xc * xc;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 - 8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * xc;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    const float ax = x < 0.0f ? -x : x;
-    return ax < 0.0004f ? x : p / q;
-}
-
-// erf(x): odd/even rational approximation on [-4, 4] (the one in Eigen/XLA), |error| < 5e-7; erf(±4) = ±1
-// to f32 precision so clamping is exact enough.
-inline float erf_fast(float x) {
-    x = fmin_(fmax_(x, -4.0f), 4.0f);
-    const float x2 = x * x;
-    float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 - 2.10102402082508e-06f;
-    p = p * x2 - 5.69250639462346e-05f;
-    p = p * x2 - 7.34990630326855e-04f;
-    p = p * x2 - 2.95459980854025e-03f;
-    p = p * x2 - 1.60960333262415e-02f;
-    p = p * x;
-    float q = -1.45660718464996e-05f;
-    q = q * x2 - 2.13374055278905e-04f;
-    q = q * x2 - 1.68282697438203e-03f;
-    q = q * x2 - 7.37332916720468e-03f;
-    q = q * x2 - 1.42647390514189e-02f;
-    return p / q;
-}
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;  // sqrt(2/pi), tanh-GELU
 constexpr float kGeluCubic = 0.044715f;

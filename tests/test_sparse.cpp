@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "graph/sparse.h"
+#include "tensor/cpu_isa.h"
 #include "tensor/parallel.h"
 #include "test_util.h"
 
@@ -301,4 +302,52 @@ TEST_CASE("sparse: bipartite normalized adjacency on a hand example") {
     const double h = 1 / std::sqrt(2.0), q = 0.5;
     std::vector<double> want = {h, q, q, h, h, q, q, h};
     for (size_t e = 0; e < 8; e++) CHECK(A.values[e] == doctest::Approx(want[e]).epsilon(1e-6));
+}
+
+TEST_CASE("sparse: SpMM and SDDMM kernels of every ISA path match the scalar references (head sizes 16/32/64/other)") {
+    // Rows 1 (dense), c == 2 (a hub column), every fourth row empty: skewed degrees, as in real graphs.
+    const int64_t R = 37, C = 29;
+    Csr A = random_csr(R, C, 91);
+    CsrT AT = transpose_csr(A);
+    const int64_t E = A.nnz();
+    const Isa saved = cpu_isa();
+    for (auto [D, H] : {std::pair<int64_t, int>{64, 1}, {64, 2}, {64, 4}, {12, 3}}) {
+        CAPTURE(D);
+        CAPTURE(H);
+        auto X = test::rand_vec(size_t(C * D), 92), Y = test::rand_vec(size_t(R * D), 93);
+        auto dout = test::rand_vec(size_t(R * D), 94), dedge = test::rand_vec(size_t(E * H), 95);
+        auto w = test::rand_vec(size_t(E * H), 96, 0.1f, 1.f);
+        const float* wp = H > 1 ? w.data() : nullptr;
+        // double-accumulated references, computed once
+        std::vector<float> out_r(size_t(R * D)), dX_r(size_t(C * D), 0.f), dw_r(size_t(E * H), 0.f), s_r(size_t(E * H));
+        std::vector<float> dY_r(size_t(R * D), 0.f), dZ_r(size_t(C * D), 0.f);
+        spmm_forward_ref(A, wp, H, X.data(), D, out_r.data());
+        spmm_backward_ref(A, wp, H, X.data(), D, dout.data(), dX_r.data(), H > 1 ? dw_r.data() : nullptr);
+        sddmm_forward_ref(A, H, Y.data(), X.data(), D, s_r.data());
+        sddmm_backward_ref(A, H, Y.data(), X.data(), D, dedge.data(), dY_r.data(), dZ_r.data());
+        for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+            if (int(isa) > int(cpu_isa_max())) continue;
+            CAPTURE(isa_name(isa));
+            set_cpu_isa(isa);
+            std::vector<float> out(out_r.size()), dX(dX_r.size(), 0.f), dw(dw_r.size(), 0.f), s(s_r.size());
+            std::vector<float> dY(dY_r.size(), 0.f), dZ(dZ_r.size(), 0.f);
+            spmm_forward(A, wp, H, X.data(), D, out.data());
+            spmm_backward(A, AT, wp, H, X.data(), D, dout.data(), dX.data(), H > 1 ? dw.data() : nullptr);
+            sddmm_forward(A, H, Y.data(), X.data(), D, s.data());
+            sddmm_backward(A, AT, H, Y.data(), X.data(), D, dedge.data(), dY.data(), dZ.data());
+            auto close = [](const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+                for (size_t i = 0; i < a.size(); i++) {
+                    INFO(what, " element ", i);
+                    REQUIRE(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(1.f, std::fabs(b[i])));
+                }
+            };
+            close(out, out_r, "spmm out");
+            close(dX, dX_r, "spmm dX");
+            close(dw, dw_r, "spmm dw");
+            close(s, s_r, "sddmm out");
+            close(dY, dY_r, "sddmm dY");
+            close(dZ, dZ_r, "sddmm dZ");
+        }
+        set_cpu_isa(saved);
+    }
 }

@@ -3,7 +3,10 @@
 // Each fast kernel is the scalar reference with the outer loop over output rows run in parallel
 // (schedule(dynamic) balances skewed degrees; it changes which thread does a row, never the order of
 // the sums inside it, so results do not depend on the thread count). Reductions that would need a
-// scatter go through the transpose (CsrT) so they too become per-row pulls.
+// scatter go through the transpose (CsrT) so they too become per-row pulls. SpMM and SDDMM, forward and
+// backward, all reduce to two loops (sparse_kernels.h) compiled per instruction set.
+#define TG_SPARSE_KERNELS sparse_kernels_base
+#include "graph/sparse_kernels_impl.h"
 #include "graph/sparse.h"
 
 #include <algorithm>
@@ -27,6 +30,18 @@ static void check_heads(const Csr& A, const float* w, int H, int64_t D, const ch
     check_csr(A, op);
     TG_CHECK(H >= 1 && D % H == 0, op, ": width D=", D, " is not a multiple of heads H=", H);
     TG_CHECK(w != nullptr || H == 1, op, ": H=", H, " heads need per-edge weights w [E, H]");
+}
+
+static detail::CsrView view(const Csr& A) {
+    return {A.indptr.data(), A.indices.data(), A.values.empty() ? nullptr : A.values.data(), A.rows};
+}
+
+static const detail::SparseKernels& kernels() {
+    switch (cpu_isa()) {
+        case Isa::avx512: return detail::sparse_kernels_avx512();
+        case Isa::avx2: return detail::sparse_kernels_avx2();
+        default: return detail::sparse_kernels_base();
+    }
 }
 
 // Weight of edge e for head h: explicit w [E, H], else A's value (1 when A is unweighted).
@@ -87,19 +102,7 @@ void spmm_forward_ref(const Csr& A, const float* w, int H, const float* X, int64
 
 void spmm_forward(const Csr& A, const float* w, int H, const float* X, int64_t D, float* out) {
     check_heads(A, w, H, D, "spmm_forward");
-    const int64_t Dh = D / H;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-    for (int64_t r = 0; r < A.rows; r++) {
-        float* o = out + r * D;
-        for (int64_t d = 0; d < D; d++) o[d] = 0.f;
-        for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
-            const float* x = X + int64_t(A.indices[size_t(e)]) * D;
-            for (int h = 0; h < H; h++) {
-                const float we = edge_w(A, w, H, e, h);
-                for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) o[d] += we * x[d];
-            }
-        }
-    }
+    kernels().pull(view(A), nullptr, w, H, X, D, out, false);
 }
 
 void spmm_backward_ref(const Csr& A, const float* w, int H, const float* X, int64_t D, const float* dout,
@@ -131,37 +134,11 @@ void spmm_backward(const Csr& A, const CsrT& AT, const float* w, int H, const fl
     check_heads(A, w, H, D, "spmm_backward");
     TG_CHECK(AT.t.rows == A.cols && AT.t.nnz() == A.nnz(), "spmm_backward: AT is not the transpose of A (",
              AT.t.rows, "x", AT.t.cols, " vs ", A.rows, "x", A.cols, ")");
-    const int64_t Dh = D / H;
-    if (dX) {
-        // dX = Aᵀ · dout, pulled row by row of Aᵀ; the weight of Aᵀ's entry p is A's entry perm[p].
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-        for (int64_t c = 0; c < A.cols; c++) {
-            float* g = dX + c * D;
-            for (int64_t p = AT.t.row_begin(c); p < AT.t.row_end(c); p++) {
-                const int64_t e = AT.perm[size_t(p)];
-                const float* go = dout + int64_t(AT.t.indices[size_t(p)]) * D;
-                for (int h = 0; h < H; h++) {
-                    const float we = edge_w(A, w, H, e, h);
-                    for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) g[d] += we * go[d];
-                }
-            }
-        }
-    }
-    if (dw) {
-        // dw[e,h] = dout[row(e)] · X[col(e)] over the head's block: an SDDMM, one writer per edge.
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-        for (int64_t r = 0; r < A.rows; r++) {
-            const float* go = dout + r * D;
-            for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
-                const float* x = X + int64_t(A.indices[size_t(e)]) * D;
-                for (int h = 0; h < H; h++) {
-                    float s = 0.f;
-                    for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) s += go[d] * x[d];
-                    dw[e * H + h] += s;
-                }
-            }
-        }
-    }
+    // dX += Aᵀ · dout, pulled row by row of Aᵀ; the weight of Aᵀ's entry p is A's entry perm[p] (AT.t's
+    // own values already are A's, permuted).
+    if (dX) kernels().pull(view(AT.t), w ? AT.perm.data() : nullptr, w, H, dout, D, dX, true);
+    // dw[e,h] += dout[row(e)] · X[col(e)] over the head's block: an SDDMM, one writer per edge.
+    if (dw) kernels().edge_dots(view(A), H, dout, X, D, dw, true);
 }
 
 // sparse_rows_impl.h compiled as sparse_avx512.cpp / sparse_avx2.cpp (only called when the CPU has the
@@ -226,19 +203,7 @@ void sddmm_forward_ref(const Csr& A, int H, const float* Y, const float* Z, int6
 void sddmm_forward(const Csr& A, int H, const float* Y, const float* Z, int64_t D, float* out) {
     check_csr(A, "sddmm_forward");
     TG_CHECK(H >= 1 && D % H == 0, "sddmm: D=", D, " not a multiple of H=", H);
-    const int64_t Dh = D / H;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-    for (int64_t r = 0; r < A.rows; r++) {
-        const float* y = Y + r * D;
-        for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
-            const float* z = Z + int64_t(A.indices[size_t(e)]) * D;
-            for (int h = 0; h < H; h++) {
-                float s = 0.f;
-                for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) s += y[d] * z[d];
-                out[e * H + h] = s;
-            }
-        }
-    }
+    kernels().edge_dots(view(A), H, Y, Z, D, out, false);
 }
 
 void sddmm_backward_ref(const Csr& A, int H, const float* Y, const float* Z, int64_t D, const float* dout,
@@ -265,35 +230,11 @@ void sddmm_backward_ref(const Csr& A, int H, const float* Y, const float* Z, int
 void sddmm_backward(const Csr& A, const CsrT& AT, int H, const float* Y, const float* Z, int64_t D,
                     const float* dout, float* dY, float* dZ) {
     check_csr(A, "sddmm_backward");
+    TG_CHECK(H >= 1 && D % H == 0, "sddmm_backward: D=", D, " not a multiple of H=", H);
     TG_CHECK(AT.t.rows == A.cols && AT.t.nnz() == A.nnz(), "sddmm_backward: AT is not the transpose of A");
-    const int64_t Dh = D / H;
-    if (dY) {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-        for (int64_t r = 0; r < A.rows; r++) {
-            float* g = dY + r * D;
-            for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) {
-                const float* z = Z + int64_t(A.indices[size_t(e)]) * D;
-                for (int h = 0; h < H; h++) {
-                    const float go = dout[e * H + h];
-                    for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) g[d] += go * z[d];
-                }
-            }
-        }
-    }
-    if (dZ) {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(tg::num_threads())
-        for (int64_t c = 0; c < A.cols; c++) {
-            float* g = dZ + c * D;
-            for (int64_t p = AT.t.row_begin(c); p < AT.t.row_end(c); p++) {
-                const int64_t e = AT.perm[size_t(p)];
-                const float* y = Y + int64_t(AT.t.indices[size_t(p)]) * D;
-                for (int h = 0; h < H; h++) {
-                    const float go = dout[e * H + h];
-                    for (int64_t d = h * Dh; d < (h + 1) * Dh; d++) g[d] += go * y[d];
-                }
-            }
-        }
-    }
+    // dY[r] += Σ_e dout[e] Z[col(e)] (rows of A); dZ[c] += Σ_p dout[perm(p)] Y[row] (rows of Aᵀ)
+    if (dY) kernels().pull(view(A), nullptr, dout, H, Z, D, dY, true);
+    if (dZ) kernels().pull(view(AT.t), AT.perm.data(), dout, H, Y, D, dZ, true);
 }
 
 // ================================================================================================

@@ -1,7 +1,7 @@
 // bench_graph.cpp — `make bench-graph`: LightGCN epoch, evaluation and PureSVD on Gowalla, ours vs
 // PyTorch / scipy in the same run with the same thread count.
 //
-//   ./build/bench_graph [--data DIR] [--batches N] [--no-peer] [--svd-only] [--svd-repeats N]
+//   ./build/bench_graph [--data DIR] [--batches N] [--no-peer] [--svd-only] [--no-svd] [--svd-repeats N]
 //
 // LightGCN: times N batches of 2048 (after one warm-up batch) and extrapolates to an epoch
 // (ceil(n_train / 2048) batches), for us and for tools/ref/lightgcn_torch.py (torch.sparse propagation
@@ -61,12 +61,13 @@ static double max_rel_err(const std::vector<double>& s, const std::vector<double
 int main(int argc, char** argv) {
     std::string data = std::string(TG_SOURCE_DIR) + "/../shared/data/lightgcn-gowalla";
     int batches = 20, svd_repeats = 3;
-    bool peer = true, svd_only = false;
+    bool peer = true, svd_only = false, no_svd = false;
     for (int i = 1; i < argc; i++) {
         if (!std::strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!std::strcmp(argv[i], "--batches") && i + 1 < argc) batches = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--no-peer")) peer = false;
         else if (!std::strcmp(argv[i], "--svd-only")) svd_only = true;
+        else if (!std::strcmp(argv[i], "--no-svd")) no_svd = true;
         else if (!std::strcmp(argv[i], "--svd-repeats") && i + 1 < argc) svd_repeats = std::max(1, std::atoi(argv[++i]));
     }
     try {
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
             }
         }
 
+        if (no_svd) return 0;
         // ---- PureSVD rank 64: ours and scipy svds alternately, svd_repeats times each ----
         Csr B = ds.train;
         B.values.clear();  // binary, as puresvd_factors

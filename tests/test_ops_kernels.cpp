@@ -8,6 +8,7 @@
 #include "tensor/cpu_isa.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/rng.h"
 #include "test_util.h"
 
 using tg::test::rand_vec;
@@ -141,4 +142,29 @@ TEST_CASE("kernels: bit-identical results for 1 and 2 threads") {
     }
     tg::set_num_threads(saved);
     CHECK(out[0] == out[1]);
+}
+
+TEST_CASE("kernels: dropout mask of every ISA equals the scalar philox_uniform formula bit for bit") {
+    IsaGuard guard;
+    const int64_t n = 70001;  // several blocks, a ragged tail, parallel
+    auto x = rand_vec(n, 31);
+    for (uint64_t base : {uint64_t(0), uint64_t(0xFFFFFFF0ull)}) {  // base crossing 2^32: the counter's high word
+        for (float p : {0.1f, 0.5f}) {
+            const uint64_t seed = 0x123456789abcdefull;
+            std::vector<float> want(n);
+            for (int64_t i = 0; i < n; i++)
+                want[i] = tg::philox_uniform(seed, base + uint64_t(i)) >= p ? x[i] * (1.0f / (1.0f - p)) : 0.0f;
+            for (tg::Isa isa : {tg::Isa::scalar, tg::Isa::avx2, tg::Isa::avx512}) {
+                tg::set_cpu_isa(isa);
+                for (bool par : {true, false}) {
+                    std::vector<float> got(n, -1.f);
+                    tg::dropout_mask_scale(got.data(), x.data(), n, p, seed, base, par);
+                    CHECK(got == want);
+                }
+            }
+            int64_t kept = 0;
+            for (float v : want) kept += v != 0.0f;
+            CHECK(std::fabs(double(kept) / n - (1.0 - p)) < 0.01);
+        }
+    }
 }

@@ -49,6 +49,9 @@ void softmax_backward(float* dinp, const float* dout, const float* out, int64_t 
 void vexp(float* out, const float* inp, int64_t n) { kt().vexp(out, inp, n); }
 void vsigmoid(float* out, const float* inp, int64_t n) { kt().vsigmoid(out, inp, n); }
 void vtanh(float* out, const float* inp, int64_t n) { kt().vtanh(out, inp, n); }
+void dropout_mask_scale(float* out, const float* inp, int64_t n, float p, uint64_t seed, uint64_t base, bool parallel) {
+    kt().dropout(out, inp, n, p, seed, base, parallel);
+}
 
 // ---- references ----------------------------------------------------------------------------------
 

@@ -64,5 +64,8 @@ void softmax_backward_ref(float* dinp, const float* dout, const float* out, int6
 void vexp(float* out, const float* inp, int64_t n);
 void vsigmoid(float* out, const float* inp, int64_t n);   // 1 / (1 + exp(-x))
 void vtanh(float* out, const float* inp, int64_t n);      // rational approximation, rel. error < 5e-7
+// Inverted dropout: out[i] = keep ? inp[i] / (1 - p) : 0 with keep = philox_uniform(seed, base + i) >= p
+// (tensor/rng.h), exactly; `parallel` = false inside a parallel region (runs on the calling thread).
+void dropout_mask_scale(float* out, const float* inp, int64_t n, float p, uint64_t seed, uint64_t base, bool parallel);
 
 }  // namespace tg

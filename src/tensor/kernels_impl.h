@@ -272,13 +272,46 @@ void vtanh_impl(float* out, const float* inp, int64_t n) {
     }
 }
 
+// Inverted dropout: y[i] = keep(i) ? x[i] / (1 - p) : 0, keep(i) = philox_uniform(seed, base + i) >= p
+// (tensor/rng.h). philox_word0 is rng.h's Philox4x32-10 for the counter (idx_lo, idx_hi, 0, 0), its
+// first output word only, written with 32-bit lanes and 32x32->64-bit products so the loop vectorizes
+// (vpmuludq): one call per element, the same bits as the scalar generator.
+inline uint32_t philox_word0(uint32_t c0, uint32_t c1, uint32_t k0, uint32_t k1) {
+    uint32_t c2 = 0, c3 = 0;
+    for (int round = 0; round < 10; round++) {
+        const uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+        const uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+        c1 = uint32_t(p1);
+        c3 = uint32_t(p0);
+        c0 = n0;
+        c2 = n2;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c0;
+}
+void dropout_impl(float* y, const float* x, int64_t n, float p, uint64_t seed, uint64_t base, bool parallel) {
+    const float scale = 1.0f / (1.0f - p);
+    const uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+#pragma omp parallel for schedule(static) if (parallel && n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) {
+        const int64_t e = b + kBlock < n ? b + kBlock : n;
+#pragma omp simd
+        for (int64_t i = b; i < e; i++) {
+            const uint64_t idx = base + uint64_t(i);
+            const float u = float(philox_word0(uint32_t(idx), uint32_t(idx >> 32), k0, k1) >> 8) * (1.0f / 16777216.0f);
+            y[i] = u >= p ? x[i] * scale : 0.0f;
+        }
+    }
+}
+
 }  // namespace
 
 const KernelTable& TG_KERNEL_TABLE() {
     static const KernelTable table = {
         layernorm_forward_impl, layernorm_backward_impl, gelu_forward_impl, gelu_backward_impl,
         softmax_forward_impl,   softmax_backward_impl,   vexp_impl,         vsigmoid_impl,
-        vtanh_impl,
+        vtanh_impl,             dropout_impl,
     };
     return table;
 }

@@ -27,6 +27,7 @@ struct KernelTable {
     void (*vexp)(float*, const float*, int64_t);
     void (*vsigmoid)(float*, const float*, int64_t);
     void (*vtanh)(float*, const float*, int64_t);
+    void (*dropout)(float*, const float*, int64_t, float, uint64_t, uint64_t, bool);
 };
 
 const KernelTable& kernel_table_base();

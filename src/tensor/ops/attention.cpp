@@ -38,8 +38,7 @@ namespace {
 
 // P' = P · keep / (1 - p) for the T×T block starting at flat index `base` of [B, NH, T, T].
 void dropout_block(float* dst, const float* src, int64_t n, float p, uint64_t seed, int64_t base) {
-    const float s = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < n; i++) dst[i] = philox_uniform(seed, uint64_t(base + i)) >= p ? src[i] * s : 0.0f;
+    dropout_mask_scale(dst, src, n, p, seed, uint64_t(base), false);  // inside the caller's parallel region
 }
 
 int this_thread() {

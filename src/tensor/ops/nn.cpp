@@ -184,9 +184,7 @@ static Tensor dropout_apply(const Tensor& xc, float p, uint64_t seed) {
     const float* px = xc.data<float>();
     float* py = out.data<float>();
     const int64_t n = xc.numel();
-    const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static) if (n >= (1 << 14))
-    for (int64_t i = 0; i < n; i++) py[i] = philox_uniform(seed, uint64_t(i)) >= p ? px[i] * scale : 0.0f;
+    dropout_mask_scale(py, px, n, p, seed, 0, true);
     return out;
 }
 

@@ -44,7 +44,12 @@ static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int6
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const __m256i k0 = lane_mask(n), k1 = lane_mask(n - 8);
-    for (int r = 0; r < m; r++) {
+    // Unrolled over the MR rows with constant indices (and a run-time stop at m): indexing acc with a
+    // run-time r makes GCC keep the accumulators in a stack array and store all 12 of them after every
+    // k step of the loop above (measured: 36-44% of the FMA peak instead of ~80%).
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= m) break;
         float* c = C + r * ldc;
         __m256 x0 = _mm256_mul_ps(va, acc[r][0]);
         __m256 x1 = _mm256_mul_ps(va, acc[r][1]);

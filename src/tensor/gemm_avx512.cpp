@@ -39,13 +39,20 @@ static inline void store_tile(__m512 acc[MR][NV], float* C, int64_t ldc, int m, 
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __mmask16 mask[NV];
     for (int v = 0; v < NV; v++) mask[v] = col_mask(n, v);
-    for (int r = 0; r < m; r++)
+    // Unrolled with constant row indices and a run-time stop at m: indexing acc with a run-time r makes
+    // GCC keep the accumulators in a stack array and store every one of them after each k step of the
+    // micro-kernels' loops (on AVX2 the same pattern cost half the FMA throughput).
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r >= m) break;
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             float* c = C + r * ldc + 16 * v;
             __m512 x = _mm512_mul_ps(va, acc[r][v]);
             if (beta != 0.f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), x);
             _mm512_mask_storeu_ps(c, mask[v], x);
         }
+    }
 }
 
 // Scalar meaning of the loop below (Ap: [kc][MR], Bp: [kc][NR]):

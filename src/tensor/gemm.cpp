@@ -157,7 +157,7 @@ void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t k
 }
 
 // Packing dispatch: the AVX-512 transposing packer for gather operands of 32-bit elements (f32 as is,
-// bf16 as whole pairs), the portable loops otherwise (contiguous copies, bf16 widening to f32, and a
+// bf16 as whole pairs), the AVX2 one for f32 gather operands, the portable loops otherwise (contiguous copies, bf16 widening to f32, and a
 // last bf16 block whose final pair is half padding).
 template <typename T, typename P>
 void pack(bool vec512, bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W,
@@ -168,6 +168,12 @@ void pack(bool vec512, bool gather, const T* src, int64_t ld, int64_t width, int
         if (vec512 && gather && (kvalid >= KPE * kc || kvalid % KPE == 0)) {
             pack_gather32_avx512(src, ld * int64_t(sizeof(T)), width, std::min(kc, kvalid / KPE), kc, W, dst);
             return;
+        }
+        if constexpr (std::is_same_v<T, float> && std::is_same_v<P, float>) {
+            if (!vec512 && gather && cpu_isa() == Isa::avx2) {
+                pack_gather32_avx2(src, ld * int64_t(sizeof(T)), width, std::min(kc, kvalid), kc, W, dst);
+                return;
+            }
         }
     }
     pack_panels<T, P>(gather, src, ld, width, kvalid, kc, W, dst);

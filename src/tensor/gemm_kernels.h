@@ -48,8 +48,9 @@ Kernel<UkrF32> kernel_f32_avx2();
 // Vectorized packing of a "gather" operand of 32-bit elements (f32, or bf16 pairs along k):
 //     dst[panel][k][w] = elem(src + (panel*W + w)*ld_bytes + k*4)   for w < width - panel*W, k < kn
 // and zero for the padding (rows >= width, kn <= k < kc). Panels of kc*W elements, W = micro-panel
-// width (MR or NR). AVX-512 only.
+// width (MR or NR). AVX-512 (f32 and bf16 pairs) and AVX2 (f32: the AVX2 path has no bf16 kernel).
 void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int64_t kn, int64_t kc, int W,
                           void* dst);
+void pack_gather32_avx2(const void* src, int64_t ld_bytes, int64_t width, int64_t kn, int64_t kc, int W, void* dst);
 
 }  // namespace tg::gemm_detail

@@ -157,8 +157,8 @@ void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t k
 }
 
 // Packing dispatch: the AVX-512 transposing packer for gather operands of 32-bit elements (f32 as is,
-// bf16 as whole pairs), the AVX2 one for f32 gather operands, the portable loops otherwise (contiguous copies, bf16 widening to f32, and a
-// last bf16 block whose final pair is half padding).
+// bf16 as whole pairs), the AVX2 one for f32 gather operands, the portable loops otherwise (contiguous
+// copies, bf16 widening to f32, and a last bf16 block whose final pair is half padding).
 template <typename T, typename P>
 void pack(bool vec512, bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W,
           P* dst) {

@@ -1,6 +1,8 @@
 // sparse_rows_impl.h — the SpMM row kernel of propagation (spmm_acc_forward in sparse.h), written once
 // over the vector traits of tensor/simd.h and compiled per instruction set by sparse_avx2.cpp and
-// sparse_avx512.cpp (CMake adds the -m flags by file name). Internal linkage only: see simd.h.
+// sparse_avx512.cpp (CMake adds the -m flags by file name). Internal linkage only (see simd.h), except
+// the entry point spmm_acc_forward_<TG_SPARSE_ISA> on the traits TG_SPARSE_VEC, which the including
+// file names (sparse.cpp declares and dispatches to it).
 //
 // Scalar loop it implements, per listed output row r (D = W * NV: NV registers of W floats each):
 //     y[0:D] = 0
@@ -79,4 +81,17 @@ void spmm_acc_forward_simd(const Csr& A, const float* X, int64_t D, float* Y, fl
 }
 
 }  // namespace
+
+#if !defined(TG_SPARSE_ISA) || !defined(TG_SPARSE_VEC)
+#error "define TG_SPARSE_ISA and TG_SPARSE_VEC before including sparse_rows_impl.h"
+#endif
+#define TG_SPARSE_CAT2(a, b) a##_##b
+#define TG_SPARSE_CAT(a, b) TG_SPARSE_CAT2(a, b)
+
+void TG_SPARSE_CAT(spmm_acc_forward, TG_SPARSE_ISA)(const Csr& A, const float* X, int64_t D, float* Y, float* acc,
+                                                    float scale, const int32_t* rows, int64_t n_rows,
+                                                    const uint8_t* mask) {
+    spmm_acc_forward_simd<simd::TG_SPARSE_VEC>(A, X, D, Y, acc, scale, rows, n_rows, mask);
+}
+
 }  // namespace tg::graph

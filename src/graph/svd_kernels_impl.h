@@ -1,6 +1,8 @@
 // svd_kernels_impl.h — the block kernels of krylov_svd (see svd.h, svd.cpp), written once over the
 // double-precision vector traits of tensor/simd.h and compiled per instruction set by svd_avx2.cpp
-// (4 doubles per ymm) and svd_avx512.cpp (8 per zmm). The Krylov block is 8 doubles wide, so one row
+// (4 doubles per ymm) and svd_avx512.cpp (8 per zmm). The including file defines TG_SVD_ISA (the name
+// suffix: avx2, avx512) and TG_SVD_VEC (the traits: F64x4, F64x8); the entry points it exports,
+// spmm8_<isa>, project8_<isa>, subtract8_<isa> and combine_<isa>, are defined at the end. The Krylov block is 8 doubles wide, so one row
 // of a block is one 64-byte cache line: R = 8 / W registers. Internal linkage only (see simd.h).
 //
 // Scalar loops they implement (svd.cpp has them as the portable path, same fma order, bitwise equal):
@@ -118,4 +120,23 @@ void combine_simd(const double* const* U, int64_t nb, const double* Y, int64_t L
 }
 
 }  // namespace
+
+#if !defined(TG_SVD_ISA) || !defined(TG_SVD_VEC)
+#error "define TG_SVD_ISA and TG_SVD_VEC before including svd_kernels_impl.h"
+#endif
+#define TG_SVD_CAT2(a, b) a##_##b
+#define TG_SVD_CAT(a, b) TG_SVD_CAT2(a, b)
+#define TG_SVD_FN(name) TG_SVD_CAT(name, TG_SVD_ISA)
+
+void TG_SVD_FN(spmm8)(const Csr& A, const double* X, double* Y) { spmm8_simd<simd::TG_SVD_VEC>(A, X, Y); }
+void TG_SVD_FN(project8)(const double* const* U, int64_t nb, const double* Z, int64_t p, double* part) {
+    project8_simd<simd::TG_SVD_VEC>(U, nb, Z, p, part);
+}
+void TG_SVD_FN(subtract8)(const double* const* U, int64_t nb, const double* P, double* Z, int64_t p) {
+    subtract8_simd<simd::TG_SVD_VEC>(U, nb, P, Z, p);
+}
+void TG_SVD_FN(combine)(const double* const* U, int64_t nb, const double* Y, int64_t L, double* O, int64_t p) {
+    combine_simd<simd::TG_SVD_VEC>(U, nb, Y, L, O, p);
+}
+
 }  // namespace tg::graph::svd_detail

@@ -160,17 +160,17 @@ void pack_panels(bool gather, const T* src, int64_t ld, int64_t width, int64_t k
 // bf16 as whole pairs), the AVX2 one for f32 gather operands, the portable loops otherwise (contiguous
 // copies, bf16 widening to f32, and a last bf16 block whose final pair is half padding).
 template <typename T, typename P>
-void pack(bool vec512, bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W,
+void pack(Isa isa, bool gather, const T* src, int64_t ld, int64_t width, int64_t kvalid, int64_t kc, int W,
           P* dst) {
     constexpr bool elem32 = std::is_same_v<T, float> == std::is_same_v<P, float>;  // f32->f32 or bf16 pairs
     if constexpr (elem32) {
         constexpr int KPE = k_per_elem<P>;
-        if (vec512 && gather && (kvalid >= KPE * kc || kvalid % KPE == 0)) {
+        if (isa == Isa::avx512 && gather && (kvalid >= KPE * kc || kvalid % KPE == 0)) {
             pack_gather32_avx512(src, ld * int64_t(sizeof(T)), width, std::min(kc, kvalid / KPE), kc, W, dst);
             return;
         }
         if constexpr (std::is_same_v<T, float> && std::is_same_v<P, float>) {
-            if (!vec512 && gather && cpu_isa() == Isa::avx2) {
+            if (isa == Isa::avx2 && gather) {
                 pack_gather32_avx2(src, ld * int64_t(sizeof(T)), width, std::min(kc, kvalid), kc, W, dst);
                 return;
             }
@@ -218,14 +218,14 @@ BLayout b_layout(const Kernel<Ukr>& kn, int64_t N, int64_t K) {
 
 // Pack micro-panel c (= block pb * tiles_n + panel jt) of op(B) into Bp.
 template <typename T, typename P, typename Ukr>
-void pack_b_panel(const Kernel<Ukr>& kn, const BLayout& L, bool vec512, bool tB, int64_t N, int64_t K, const T* B,
+void pack_b_panel(const Kernel<Ukr>& kn, const BLayout& L, Isa isa, bool tB, int64_t N, int64_t K, const T* B,
                   int64_t ldb, int64_t c, P* Bp) {
     const int NR = kn.nr;
     const int64_t pb = c / L.tiles_n, jt = c % L.tiles_n;
     const int64_t k0 = pb * L.kc, kcb = std::min(L.kc, L.Kp - k0), j0 = jt * NR;
     const int64_t kel = k0 * k_per_elem<P>;  // first k element of the block
     const T* src = tB ? B + j0 * ldb + kel : B + kel * ldb + j0;
-    pack<T, P>(vec512, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR, Bp + k0 * L.Npad + jt * kcb * NR);
+    pack<T, P>(isa, tB, src, ldb, std::min<int64_t>(NR, N - j0), K - kel, kcb, NR, Bp + k0 * L.Npad + jt * kcb * NR);
 }
 
 // hooks (may be nullptr): the fused epilogue callbacks of gemm.h, called as blocks / row ranges finish.
@@ -243,7 +243,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     }
 
     const int MR = kn.mr, NR = kn.nr;
-    const bool vec512 = cpu_isa() == Isa::avx512;
+    const Isa isa = cpu_isa();  // the packers' instruction set (the kernel kn was chosen for it too)
     constexpr int KPE = k_per_elem<P>;
     const BLayout BL = b_layout<P>(kn, N, K);
     const int64_t Kp = BL.Kp, kc = BL.kc, nkb = BL.nkb, Npad = BL.Npad, tiles_n = BL.tiles_n;
@@ -284,7 +284,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     {
         // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
         for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels;) {
-            pack_b_panel<T, P>(kn, BL, vec512, tB, N, K, B, ldb, c, Bpack);
+            pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
             panels_done.fetch_add(1, std::memory_order_release);
         }
         // Panels claimed by other threads may still be in progress: wait for them (acquire: their
@@ -305,7 +305,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
             for (int64_t pb = 0; pb < nkb; pb++) {
                 const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
                 const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
-                pack<T, P>(vec512, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
+                pack<T, P>(isa, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
             }
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);
@@ -362,9 +362,9 @@ GemmPackedB pack_b_all(const Kernel<Ukr>& kn, bool bf16, bool tB, int64_t N, int
     void* q = std::aligned_alloc(64, bytes);
     TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
     pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
-    const bool vec512 = cpu_isa() == Isa::avx512;
+    const Isa isa = cpu_isa();  // the packers' instruction set (the kernel kn was chosen for it too)
     for (int64_t c = 0; c < L.nkb * L.tiles_n; c++)
-        pack_b_panel<T, P>(kn, L, vec512, tB, N, K, B, ldb, c, reinterpret_cast<P*>(pb.data.get()));
+        pack_b_panel<T, P>(kn, L, isa, tB, N, K, B, ldb, c, reinterpret_cast<P*>(pb.data.get()));
     return pb;
 }
 

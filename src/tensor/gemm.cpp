@@ -273,40 +273,56 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     // packed B shared by the team, and one mc x K slice of packed A per thread.
     P* Bpack = Bpre ? nullptr : tl_bpack.get<P>(size_t(Kp * Npad));
     const P* Bp = Bpre ? Bpre : Bpack;
-    P* Abuf = tl_apack.get<P>(size_t(nt) * size_t(mc * Kp));
+    // With column groups, several items share a row block: op(A) is then packed once, up front, into one
+    // shared buffer (row block rb at Abuf + rb*mc*Kp) instead of once per item. (Small M, e.g. one
+    // 128-token sequence: it was packed up to 8 times, 13% of a batch-1 BERT forward.)
+    const bool shared_a = col_groups > 1;
+    P* Abuf = tl_apack.get<P>(size_t(shared_a ? row_blocks : nt) * size_t(mc * Kp));
     // B is packed one micro-panel at a time by whichever threads have started: a panel is claimed
     // with an atomic counter and counted when done. A thread that starts late (the OS ran something
     // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
     // the others waiting for it at a barrier.
     const int64_t npanels = Bpre ? 0 : nkb * tiles_n;
+    const int64_t a_units = shared_a ? row_blocks * nkb : 0;  // shared A: one unit per (row block, K block)
     std::atomic<int64_t> next_panel{0}, panels_done{0};
+    auto pack_a_block = [&](int64_t ic, int64_t mb, int64_t pb, P* Ap) {  // rows ic..ic+mb, K block pb
+        const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
+        const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
+        pack<T, P>(isa, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
+    };
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         // 1. Pack all of op(B): block pc (depth kcb) starts at Bp + k0*Npad, panel j at + (j/NR)*kcb*NR.
-        for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels;) {
-            pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
+        //    (and, with column groups, all of op(A): units after the B panels, claimed the same way)
+        for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels + a_units;) {
+            if (c < npanels) {
+                pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
+            } else {
+                const int64_t rb = (c - npanels) / nkb, pb = (c - npanels) % nkb, ic = rb * mc;
+                pack_a_block(ic, std::min(mc, M - ic), pb, Abuf + rb * mc * Kp);
+            }
             panels_done.fetch_add(1, std::memory_order_release);
         }
         // Panels claimed by other threads may still be in progress: wait for them (acquire: their
         // writes to Bp are then visible here). Usually this loop does not iterate at all.
-        while (panels_done.load(std::memory_order_acquire) < npanels) std::this_thread::yield();
+        while (panels_done.load(std::memory_order_acquire) < npanels + a_units) std::this_thread::yield();
 
         // 2. Multiply, one work item at a time.
 #ifdef _OPENMP
-        P* Ap = Abuf + size_t(omp_get_thread_num()) * size_t(mc * Kp);  // this thread's slice
+        const size_t slice = shared_a ? 0 : size_t(omp_get_thread_num());
 #else
-        P* Ap = Abuf;
+        const size_t slice = 0;
 #endif
+        P* Ap = Abuf + slice * size_t(mc * Kp);  // this thread's slice (shared A: set per item)
 #pragma omp for schedule(dynamic, 1) nowait  // the end of the parallel region is the barrier
         for (int64_t it = 0; it < items; it++) {
             const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);
             const int64_t j_beg = it % col_groups * group_tiles * NR, j_end = std::min(N, j_beg + group_tiles * NR);
             // Pack rows ic..ic+mb of op(A) for all K: block pc at Ap + k0*mc, panel r at + (r/MR)*kcb*MR.
-            for (int64_t pb = 0; pb < nkb; pb++) {
-                const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
-                const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
-                pack<T, P>(isa, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
-            }
+            if (shared_a)
+                Ap = Abuf + (ic / mc) * mc * Kp;
+            else
+                for (int64_t pb = 0; pb < nkb; pb++) pack_a_block(ic, mb, pb, Ap);
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);
                 for (int64_t pb = 0; pb < nkb; pb++) {

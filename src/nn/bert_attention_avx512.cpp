@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
+#define TG_ATTN_VW 16  // floats per vector register
 #define TG_ATTN_TILES attention_tiles_avx512
 #define TG_ATTN_BF16  // avx512_bf16 flags are on for this file: also build the bf16 attention
 #include "nn/bert_attention_impl.h"

@@ -25,9 +25,25 @@ namespace tg::detail {
 namespace {
 
 constexpr int64_t TQ = kAttnTile, TK = kAttnTile;
-constexpr int64_t R = 4;          // query rows processed together (register blocking)
 constexpr float kNegBig = -1e30f; // "minus infinity" that stays finite under subtraction
 
+// Register blocking, from the vector width VW (floats per register) of the file including this one: the
+// accumulators of the two inner loops must fit the register file (16 registers below AVX-512, 32 with it),
+// with room left for the operands, or GCC keeps them on the stack and the loop turns into loads and stores.
+//   scores  S[i.., j..] += q[i, d] k[d, j]:  RS query rows x JC keys  (RS*JC/VW accumulators)
+//   output  O[i.., :]   += p[i, j] v[j, :]:  RP query rows x D        (RP*D/VW accumulators)
+#ifndef TG_ATTN_VW
+#define TG_ATTN_VW 4  // baseline x86-64: SSE2
+#endif
+constexpr int64_t VW = TG_ATTN_VW;
+constexpr int64_t JC = 4 * VW < TK ? 4 * VW : TK;       // 64 / 32 / 16 keys: 4 registers per query row
+constexpr int64_t RS = VW >= 16 ? 6 : (VW >= 8 ? 3 : 2);  // 24 / 12 / 8 accumulators
+static_assert(TK % JC == 0, "the key tile must be a whole number of score chunks");
+template <int64_t DT>
+constexpr int64_t rows_pv() {  // 16 (AVX-512) or 12 accumulators of D/VW registers per row
+    const int64_t r = DT ? (VW >= 16 ? 16 : 12) * VW / DT : 1;
+    return r < 1 ? 1 : (r > 8 ? 8 : r);
+}
 
 // One task: queries q0 .. q0+nq-1 of one sequence and head, against all L keys of the sequence.
 // DT = head size when known at compile time (32, 64: loops fully unrolled, accumulators in registers),
@@ -36,12 +52,13 @@ template <int64_t DT>
 void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& tk, int64_t NH, int64_t Drt,
                     float* __restrict scratch) {
     const int64_t D = DT ? DT : Drt;
+    constexpr int64_t RP = rows_pv<DT>();
     const int64_t C = NH * D;
     const float scale = 1.0f / __builtin_sqrtf(float(D));
     float* __restrict Kpad = scratch;   // [D, TK]  last, partial key tile, zero-padded
-    float* __restrict S = Kpad + D * TK;  // [TQ, TK] scores, then probabilities
+    float* __restrict S = Kpad + D * TK;  // [TQ, TK] raw scores q·k, then probabilities
     float* __restrict O = S + TQ * TK;  // [TQ, D]  unnormalized output
-    float* __restrict m = O + TQ * D;   // [TQ]     running max
+    float* __restrict m = O + TQ * D;   // [TQ]     running max (of the raw scores)
     float* __restrict l = m + TQ;       // [TQ]     running sum of exp
 
     const int64_t L = tk.seq_len, q0 = tk.q0;
@@ -70,63 +87,86 @@ void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& 
             ldkt = TK;
         }
 
-        // S[i, j] = scale * q_i · k_j, as a sum over d of outer products (R rows x 64 keys of accumulators):
-        //     for d: acc[r][:] += (scale q[i+r, d]) * kt[d, :]
-        for (int64_t i = 0; i < nq; i += R) {
-            float acc[R][TK];
-            for (int64_t r = 0; r < R; r++)
+        // S[i, j] = q_i · k_j as a sum over d of outer products, RS rows x JC keys of accumulators at a time:
+        //     for d: acc[r][:] += q[i+r, d] * kt[d, j0:j0+JC]
+        for (int64_t i = 0; i < nq; i += RS) {
+            const float* q[RS];
+            for (int64_t r = 0; r < RS; r++) q[r] = Q + (i + r < nq ? i + r : i) * ldq;  // rows past nq: harmless dup
+            for (int64_t j0 = 0; j0 < TK; j0 += JC) {
+                float acc[RS][JC];
+                for (int64_t r = 0; r < RS; r++)
 #pragma omp simd
-                for (int64_t j = 0; j < TK; j++) acc[r][j] = 0.0f;
-            const float* q[R];
-            for (int64_t r = 0; r < R; r++) q[r] = Q + (i + r < nq ? i + r : i) * ldq;  // rows past nq: harmless dup
-            for (int64_t d = 0; d < D; d++) {
-                const float* kd = kt + d * ldkt;
-                for (int64_t r = 0; r < R; r++) {
-                    const float qs = q[r][d] * scale;
+                    for (int64_t j = 0; j < JC; j++) acc[r][j] = 0.0f;
+                for (int64_t d = 0; d < D; d++) {
+                    const float* kd = kt + d * ldkt + j0;
+                    for (int64_t r = 0; r < RS; r++) {
+                        const float qd = q[r][d];
 #pragma omp simd
-                    for (int64_t j = 0; j < TK; j++) acc[r][j] += qs * kd[j];
+                        for (int64_t j = 0; j < JC; j++) acc[r][j] += qd * kd[j];
+                    }
                 }
-            }
-            for (int64_t r = 0; r < R && i + r < nq; r++) {
-                // online softmax step: m_new = max(m, max_j s_j); p_j = e^{s_j - m_new};
-                // corr = e^{m - m_new}; l = l corr + sum_j p_j; O = O corr (+ P V below)
-                float* p = S + (i + r) * TK;
-                float mx = m[i + r];
-#pragma omp simd reduction(max : mx)
-                for (int64_t j = 0; j < TK; j++) mx = (j < nk && acc[r][j] > mx) ? acc[r][j] : mx;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t j = 0; j < TK; j++) {
-                    const float e = j < nk ? exp_fast(acc[r][j] - mx) : 0.0f;  // keys past the end weigh 0
-                    p[j] = e;
-                    sum += e;
-                }
-                const float c = exp_fast(m[i + r] - mx);
-                m[i + r] = mx;
-                l[i + r] = l[i + r] * c + sum;
-                float* o = O + (i + r) * D;
+                for (int64_t r = 0; r < RS; r++)  // constant trip count: acc stays in registers
+                    if (i + r < nq) {
 #pragma omp simd
-                for (int64_t d = 0; d < D; d++) o[d] *= c;
+                        for (int64_t j = 0; j < JC; j++) S[(i + r) * TK + j0 + j] = acc[r][j];
+                    }
             }
         }
+        // online softmax step per row, on the scaled scores s = scale * S:
+        //   m_new = max(m, max_j S_j); p_j = e^{scale (S_j - m_new)}; corr = e^{scale (m - m_new)};
+        //   l = l corr + sum_j p_j; O = O corr (+ P V below)
+        // (max and sum are kept as VW lanes and folded by halves at the end: GCC's own reduction of an
+        // `omp simd reduction` went through the stack and a chain of scalar adds, a third of this loop)
+        for (int64_t i = 0; i < nq; i++) {
+            float* p = S + i * TK;
+            float lane[VW];
+#pragma omp simd
+            for (int64_t v = 0; v < VW; v++) lane[v] = m[i];
+            for (int64_t j0 = 0; j0 < TK; j0 += VW)
+#pragma omp simd
+                for (int64_t v = 0; v < VW; v++) lane[v] = (j0 + v < nk && p[j0 + v] > lane[v]) ? p[j0 + v] : lane[v];
+            for (int64_t w = VW / 2; w >= 1; w /= 2)
+#pragma omp simd
+                for (int64_t v = 0; v < w; v++) lane[v] = lane[v + w] > lane[v] ? lane[v + w] : lane[v];
+            const float mx = lane[0];
+#pragma omp simd
+            for (int64_t v = 0; v < VW; v++) lane[v] = 0.0f;
+            for (int64_t j0 = 0; j0 < TK; j0 += VW)
+#pragma omp simd
+                for (int64_t v = 0; v < VW; v++) {
+                    const float e = j0 + v < nk ? exp_fast(scale * (p[j0 + v] - mx)) : 0.0f;  // past the end: 0
+                    p[j0 + v] = e;
+                    lane[v] += e;
+                }
+            for (int64_t w = VW / 2; w >= 1; w /= 2)
+#pragma omp simd
+                for (int64_t v = 0; v < w; v++) lane[v] += lane[v + w];
+            const float sum = lane[0];
+            const float c = exp_fast(scale * (m[i] - mx));
+            m[i] = mx;
+            l[i] = l[i] * c + sum;
+            float* o = O + i * D;
+#pragma omp simd
+            for (int64_t d = 0; d < D; d++) o[d] *= c;
+        }
 
-        // O += P V   (R query rows share each loaded row of V)
-        for (int64_t i = 0; i < nq; i += R) {
-            const int64_t nr = nq - i < R ? nq - i : R;
-            if (DT && nr == R) {  // register-blocked: R x D accumulators
-                float acc[R][DT ? DT : 1];
-                for (int64_t r = 0; r < R; r++)
+        // O += P V   (RP query rows share each loaded row of V)
+        for (int64_t i = 0; i < nq; i += RP) {
+            const int64_t nr = nq - i < RP ? nq - i : RP;
+            if (DT && nr == RP) {  // register-blocked: RP x D accumulators
+                float acc[RP][DT ? DT : 1];
+                for (int64_t r = 0; r < RP; r++)
 #pragma omp simd
                     for (int64_t d = 0; d < DT; d++) acc[r][d] = O[(i + r) * D + d];
                 for (int64_t j = 0; j < nk; j++) {
                     const float* v = V + (k0 + j) * ldv;
-                    for (int64_t r = 0; r < R; r++) {
+                    for (int64_t r = 0; r < RP; r++) {
                         const float pj = S[(i + r) * TK + j];
 #pragma omp simd
                         for (int64_t d = 0; d < DT; d++) acc[r][d] += pj * v[d];
                     }
                 }
-                for (int64_t r = 0; r < R; r++)
+                for (int64_t r = 0; r < RP; r++)
 #pragma omp simd
                     for (int64_t d = 0; d < DT; d++) O[(i + r) * D + d] = acc[r][d];
             } else {

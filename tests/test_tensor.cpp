@@ -27,6 +27,61 @@ TEST_CASE("tensor: 64-byte aligned storage, caching allocator reuses freed block
     CHECK(cpu_allocator_stats().hits == before.hits + 1);
 }
 
+TEST_CASE("allocator: size classes, reuse across nearby sizes, oldest-first eviction under the limit") {
+    // classes: 64-byte steps up to 64 KiB, then 8 per power of two; never smaller, at most 12.5% larger
+    CHECK(cpu_alloc_size_class(0) == 64);
+    CHECK(cpu_alloc_size_class(65) == 128);
+    CHECK(cpu_alloc_size_class(65536) == 65536);
+    CHECK(cpu_alloc_size_class(65537) == 65536 + 8192);
+    CHECK(cpu_alloc_size_class(1 << 20) == size_t(1) << 20);
+    CHECK(cpu_alloc_size_class((1 << 20) + 1) == (size_t(1) << 20) + (size_t(1) << 17));
+    size_t prev = 0;
+    for (size_t n = 1; n < (size_t(1) << 26); n = n * 9 / 8 + 37) {
+        const size_t c = cpu_alloc_size_class(n);
+        CHECK(c >= n);
+        CHECK(c % 64 == 0);
+        CHECK(c >= prev);  // monotonic
+        if (n > 65536) CHECK(double(c) <= double(n) * 1.125 + 64);
+        prev = c;
+    }
+    cpu_allocator_empty_cache();
+    const size_t old_limit = cpu_allocator_set_cache_limit(size_t(4) << 20);  // 4 MiB
+    // a block of 1,000,000 bytes serves a later request of 1,010,000 (same class)
+    void* a = cpu_alloc(1000000);
+    cpu_free(a, 1000000);
+    auto s0 = cpu_allocator_stats();
+    void* b = cpu_alloc(1010000);
+    CHECK(b == a);
+    CHECK(cpu_allocator_stats().hits == s0.hits + 1);
+    cpu_free(b, 1010000);
+    // caching 1.5 MiB blocks under a 4 MiB limit: the third free evicts the first-freed block, not itself
+    void* x[3];
+    for (auto& p : x) p = cpu_alloc(size_t(3) << 19);
+    cpu_allocator_empty_cache();
+    s0 = cpu_allocator_stats();
+    for (auto& p : x) cpu_free(p, size_t(3) << 19);
+    const auto s1 = cpu_allocator_stats();
+    CHECK(s1.evictions == s0.evictions + 1);
+    CHECK(s1.bytes_cached == 2 * cpu_alloc_size_class(size_t(3) << 19));
+    void* y = cpu_alloc(size_t(3) << 19);
+    CHECK(y == x[2]);  // the most recently freed one comes back first
+    cpu_free(y, size_t(3) << 19);
+    // a miss keeps in use + cached within the high-water mark of in use: two cached 1.5 MiB blocks make room
+    // for a 2.5 MiB request (a class none of them fits) when the most ever in use was 4.5 MiB (3 x 1.5)
+    cpu_allocator_empty_cache();
+    cpu_allocator_reset_peak();  // other tests' peaks must not count
+    for (auto& p : x) p = cpu_alloc(size_t(3) << 19);
+    for (auto& p : x) cpu_free(p, size_t(3) << 19);  // 2 cached (4 MiB limit), 1 evicted
+    s0 = cpu_allocator_stats();
+    void* big = cpu_alloc(size_t(5) << 19);  // 2.5 MiB: 3 MiB cached + 2.5 > 4.5 MiB -> one eviction
+    CHECK(cpu_allocator_stats().evictions == s0.evictions + 1);
+    CHECK(cpu_allocator_stats().bytes_cached == cpu_alloc_size_class(size_t(3) << 19));
+    cpu_free(big, size_t(5) << 19);
+    cpu_allocator_set_cache_limit(0);  // evicts everything
+    CHECK(cpu_allocator_stats().bytes_cached == 0);
+    cpu_allocator_set_cache_limit(old_limit);
+}
+
 TEST_CASE("tensor: views share storage; contiguous copies only when needed") {
     Tensor x = Tensor::arange(24).reshape({2, 3, 4});
     CHECK(x.is_contiguous());

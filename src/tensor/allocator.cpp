@@ -1,9 +1,14 @@
 // allocator.cpp — see allocator.h.
 #include "tensor/allocator.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
+
+#include <sys/mman.h>
 
 #include "tensor/common.h"
 
@@ -12,10 +17,22 @@ namespace tg {
 namespace {
 
 constexpr size_t kAlign = 64;
+constexpr size_t kExactUpTo = 64 << 10;  // below this, classes are 64-byte steps
+constexpr int kClassesPerOctave = 8;
+
+// The cache: blocks by size class (the newest of a class is the last of its equal range) and by the order in
+// which they were freed (oldest first, for eviction). Both maps hold every cached block exactly once.
+void os_free(void* p, size_t sz);
 
 struct Cache {
     std::mutex mu;
-    std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+    std::multimap<size_t, uint64_t> by_class;  // size class -> free sequence number
+    struct Block {
+        size_t bytes;
+        void* p;
+    };
+    std::map<uint64_t, Block> by_age;  // free sequence number -> block
+    uint64_t next_seq = 0;
     AllocatorStats stats;
     size_t limit = 0;
     Cache() {
@@ -24,39 +41,94 @@ struct Cache {
         limit = mb << 20;
     }
     ~Cache() {
-        for (auto& kv : free_blocks) std::free(kv.second);
+        for (auto& kv : by_age) os_free(kv.second.p, kv.second.bytes);
+    }
+    // Free the oldest cached blocks until at most `keep` bytes stay cached (lock held).
+    void evict_to(size_t keep) {
+        while (stats.bytes_cached > keep) {
+            const auto oldest = by_age.begin();
+            void* q = oldest->second.p;
+            const size_t bytes = oldest->second.bytes;
+            forget(bytes, oldest->first);
+            os_free(q, bytes);
+            stats.evictions++;
+        }
+    }
+    // Remove the cached block with sequence number seq and class sz from both maps (lock held).
+    void forget(size_t sz, uint64_t seq) {
+        auto [lo, hi] = by_class.equal_range(sz);
+        for (auto it = lo; it != hi; ++it)
+            if (it->second == seq) {
+                by_class.erase(it);
+                break;
+            }
+        by_age.erase(seq);
+        stats.bytes_cached -= sz;
     }
 };
+
+// Blocks of kMapFrom bytes or more are mapped straight from the OS and unmapped when evicted, so evicting
+// really lowers the RSS. (From malloc, freed blocks of up to 32 MiB stay in glibc's arenas — its mmap threshold
+// rises to the largest block freed so far — and the process keeps their pages.)
+constexpr size_t kMapFrom = 256 << 10;
+
+void* os_alloc(size_t sz) {
+    if (sz < kMapFrom) return std::aligned_alloc(kAlign, sz);
+    void* p = mmap(nullptr, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;  // page-aligned, so 64-byte aligned
+}
+
+void os_free(void* p, size_t sz) {
+    if (sz < kMapFrom)
+        std::free(p);
+    else
+        munmap(p, sz);
+}
 
 Cache& cache() {
     static Cache c;
     return c;
 }
 
-size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
 }  // namespace
 
+size_t cpu_alloc_size_class(size_t nbytes) {
+    const size_t n = ((nbytes ? nbytes : 1) + kAlign - 1) / kAlign * kAlign;
+    if (n <= kExactUpTo) return n;
+    size_t octave = kExactUpTo;  // largest power of two <= n
+    while (octave <= n / 2) octave *= 2;
+    const size_t step = octave / kClassesPerOctave;  // a multiple of 64 (octave >= 64 KiB)
+    return (n + step - 1) / step * step;
+}
+
 void* cpu_alloc(size_t nbytes) {
-    const size_t sz = round_up(nbytes ? nbytes : 1);
+    const size_t sz = cpu_alloc_size_class(nbytes);
     Cache& c = cache();
     {
         std::lock_guard<std::mutex> lock(c.mu);
-        auto it = c.free_blocks.find(sz);
-        if (it != c.free_blocks.end()) {
-            void* p = it->second;
-            c.free_blocks.erase(it);
-            c.stats.bytes_cached -= sz;
+        auto [lo, hi] = c.by_class.equal_range(sz);
+        if (lo != hi) {
+            const uint64_t seq = std::prev(hi)->second;  // the most recently freed of this class
+            void* p = c.by_age.at(seq).p;
+            c.forget(sz, seq);
             c.stats.bytes_in_use += sz;
             if (c.stats.bytes_in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.bytes_in_use;
             c.stats.hits++;
             return p;
         }
     }
-    void* p = std::aligned_alloc(kAlign, sz);
+    {
+        // A miss. Keep the footprint (in use + cached) within the high-water mark of what was ever in use at
+        // once: cached blocks that did not fit this request make room for it, oldest first. Without this
+        // the cache filled up with blocks of batch shapes that never came back (RSS = peak + the limit).
+        std::lock_guard<std::mutex> lock(c.mu);
+        const size_t bound = std::max(c.stats.peak_in_use, c.stats.bytes_in_use + sz);
+        c.evict_to(bound - c.stats.bytes_in_use - sz);
+    }
+    void* p = os_alloc(sz);
     if (!p) {  // the cache may be what is holding the memory: drop it and retry once
         cpu_allocator_empty_cache();
-        p = std::aligned_alloc(kAlign, sz);
+        p = os_alloc(sz);
     }
     TG_CHECK(p, "cpu_alloc: out of memory allocating ", sz, " bytes");
     std::lock_guard<std::mutex> lock(c.mu);
@@ -68,16 +140,19 @@ void* cpu_alloc(size_t nbytes) {
 
 void cpu_free(void* p, size_t nbytes) {
     if (!p) return;
-    const size_t sz = round_up(nbytes ? nbytes : 1);
+    const size_t sz = cpu_alloc_size_class(nbytes);
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
     c.stats.bytes_in_use -= sz;
-    if (c.stats.bytes_cached + sz <= c.limit) {
-        c.free_blocks.emplace(sz, p);
-        c.stats.bytes_cached += sz;
-    } else {
-        std::free(p);
+    if (sz > c.limit) {  // could never be cached
+        os_free(p, sz);
+        return;
     }
+    c.evict_to(c.limit - sz);  // make room: oldest cached blocks first
+    const uint64_t seq = c.next_seq++;
+    c.by_age.emplace(seq, Cache::Block{sz, p});
+    c.by_class.emplace(sz, seq);
+    c.stats.bytes_cached += sz;
 }
 
 AllocatorStats cpu_allocator_stats() {
@@ -89,9 +164,25 @@ AllocatorStats cpu_allocator_stats() {
 void cpu_allocator_empty_cache() {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
-    for (auto& kv : c.free_blocks) std::free(kv.second);
-    c.free_blocks.clear();
+    for (auto& kv : c.by_age) os_free(kv.second.p, kv.second.bytes);
+    c.by_age.clear();
+    c.by_class.clear();
     c.stats.bytes_cached = 0;
+}
+
+void cpu_allocator_reset_peak() {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.stats.peak_in_use = c.stats.bytes_in_use;
+}
+
+size_t cpu_allocator_set_cache_limit(size_t bytes) {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    const size_t old = c.limit;
+    c.limit = bytes;
+    c.evict_to(bytes);
+    return old;
 }
 
 }  // namespace tg

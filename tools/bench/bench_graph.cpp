@@ -69,6 +69,17 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--svd-only")) svd_only = true;
         else if (!std::strcmp(argv[i], "--no-svd")) no_svd = true;
         else if (!std::strcmp(argv[i], "--svd-repeats") && i + 1 < argc) svd_repeats = std::max(1, std::atoi(argv[++i]));
+        else {
+            const bool help = !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h");
+            std::fprintf(help ? stdout : stderr,
+                         "%s%s"
+                         "usage: bench_graph [--data DIR] [--batches N] [--no-peer] [--no-svd | --svd-only]\n"
+                         "                   [--svd-repeats N]\n"
+                         "  LightGCN epoch (N timed batches, default 20) and top-20 eval vs PyTorch (--no-peer: ours\n"
+                         "  only), PureSVD rank 64 vs scipy svds; DIR defaults to ../shared/data/lightgcn-gowalla.\n",
+                         help ? "" : "bench_graph: unknown option ", help ? "" : (std::string(argv[i]) + "\n").c_str());
+            return help ? 0 : 2;
+        }
     }
     try {
         const int threads = num_threads();

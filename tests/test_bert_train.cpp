@@ -12,6 +12,8 @@
 #include "nn/bert_train.h"
 #include "nn/heads.h"
 #include "nn/optim.h"
+#include "tensor/allocator.h"
+#include "tensor/rng.h"
 #include "tensor/safetensors.h"
 #include "test_util.h"
 
@@ -209,4 +211,61 @@ TEST_CASE("bert_train: finite differences through embeddings, attention, LayerNo
         worst = std::max(worst, err / std::max(std::abs(fd), 1e-2));
     }
     MESSAGE("finite differences: ", probes.size(), " probes, worst |Δ|/max(|fd|, 1e-2) = ", worst);
+}
+
+TEST_CASE("bert_train: recompute (activation checkpointing) gives the stored-activation gradients, in less memory") {
+    // Dropout ON: the recomputed layers must reuse the first pass's masks (seeds are drawn outside the layer).
+    // The reference is the ordinary path (all activations stored), run from the same generator state.
+    BertConfig cfg;
+    cfg.vocab_size = 300, cfg.hidden_size = 64, cfg.num_hidden_layers = 4, cfg.num_attention_heads = 4;
+    cfg.intermediate_size = 256, cfg.max_position_embeddings = 64, cfg.type_vocab_size = 2;
+    nn::BertTrainable bert(cfg, 5);
+    bert.train();
+    const int64_t B = 4, T = 48, C = cfg.hidden_size;
+    std::vector<int64_t> idv(size_t(B * T)), mv(size_t(B * T)), ttv(size_t(B * T));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            const size_t k = size_t(b * T + t);
+            idv[k] = (b * 37 + t * 11) % 300, mv[k] = t < T - 7 * b ? 1 : 0, ttv[k] = t >= T / 2;
+        }
+    Tensor ids = Tensor::from_ints(idv, {B, T}, DType::i32), mask = Tensor::from_ints(mv, {B, T}, DType::i32),
+           tt = Tensor::from_ints(ttv, {B, T}, DType::i32);
+    Tensor r = Tensor::from_vector(test::rand_vec(size_t(B * C), 9), {B, C});
+    auto run = [&](bool recompute, size_t* peak) {
+        bert.recompute = recompute;
+        for (auto& [n, p] : bert.named_parameters()) p.zero_grad();
+        default_generator().reseed(77);
+        cpu_allocator_reset_peak();
+        const size_t base = cpu_allocator_stats().bytes_in_use;
+        Tensor h = bert.forward(ids, mask, tt);
+        Tensor loss = sum(bert.pool(h, mask, PoolMode::mean) * r) + sum(bert.pooler(h) * r);
+        const float value = loss.to_vector()[0];
+        loss.backward();
+        *peak = cpu_allocator_stats().peak_in_use - base;
+        std::map<std::string, std::vector<float>> g;
+        for (auto& [n, p] : bert.named_parameters()) {
+            REQUIRE_MESSAGE(p.grad().defined(), n);
+            g[n] = p.grad().to_vector();
+        }
+        return std::make_pair(value, g);
+    };
+    size_t peak_stored = 0, peak_recompute = 0;
+    const auto [l0, g0] = run(false, &peak_stored);
+    const auto [l1, g1] = run(true, &peak_recompute);
+    CHECK(l1 == l0);  // the forward is the same computation
+    double worst = 0;
+    for (auto& [n, a] : g0) {
+        const auto& b = g1.at(n);
+        REQUIRE(a.size() == b.size());
+        double d = 0;
+        for (size_t i = 0; i < a.size(); i++) d = std::max(d, double(std::fabs(a[i] - b[i])));
+        worst = std::max(worst, d / std::max(norm(a), 1e-6));
+    }
+    INFO("worst max|dg|/|g| = " << worst << ", peak bytes stored " << peak_stored << ", recompute " << peak_recompute);
+    CHECK(worst < 1e-5);
+    CHECK(double(peak_recompute) < 0.6 * double(peak_stored));  // 4 layers: one layer's activations at a time
+    // no gradient recording: recompute changes nothing
+    bert.recompute = true;
+    NoGradGuard ng;
+    CHECK(!bert.forward(ids, mask, tt).requires_grad());
 }

@@ -97,6 +97,35 @@ Tensor BertTrainable::drop(const Tensor& x, float p) const {
     return dropout(x, p, true, default_generator().next_seed());
 }
 
+namespace {
+
+// What one encoder layer needs besides its input and weights; the dropout seeds are drawn before the layer
+// runs, so a recomputation (checkpoint) applies the very same masks.
+struct LayerCtx {
+    Tensor madd;        // additive padding mask [B, T]
+    int64_t NH;
+    float scale, eps, p_att, p_hid;
+    uint64_t s_att, s_out, s_ffn;  // dropout seeds: attention probabilities, attention output, FFN output
+    bool bf16, gelu_tanh;
+};
+
+// in = {x, wq, bq, wk, bk, wv, bv, wo, bo, ln1_w, ln1_b, w1, b1, w2, b2, ln2_w, ln2_b} (Layer's order)
+Tensor layer_forward(const std::vector<Tensor>& in, const LayerCtx& c) {
+    auto lin = [&c](const Tensor& x, const Tensor& w, const Tensor& b) {
+        return c.bf16 ? linear_bf16(x, w, b) : linear(x, w, b);
+    };
+    auto drop = [&c](const Tensor& x, uint64_t seed) { return c.p_hid > 0.0f ? dropout(x, c.p_hid, true, seed) : x; };
+    const Tensor& x0 = in[0];
+    Tensor q = lin(x0, in[1], in[2]), k = lin(x0, in[3], in[4]), v = lin(x0, in[5], in[6]);  // [B, T, C]
+    // the heads are column blocks of q, k, v: [B, T, C] -> [B, T, C] (ops.h attention)
+    Tensor ctx = attention(q, k, v, c.madd, c.NH, c.scale, c.p_att, c.s_att);
+    Tensor x = layer_norm(drop(lin(ctx, in[7], in[8]), c.s_out) + x0, in[9], in[10], c.eps);
+    Tensor f = gelu(lin(x, in[11], in[12]), c.gelu_tanh);
+    return layer_norm(drop(lin(f, in[13], in[14]), c.s_ffn) + x, in[15], in[16], c.eps);
+}
+
+}  // namespace
+
 Tensor mask_to_f32(const Tensor& mask) {
     Tensor m = mask.to(DType::f32);
     return m.is_contiguous() ? m : m.contiguous();
@@ -121,16 +150,18 @@ Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tenso
     const float scale = 1.0f / std::sqrt(float(D));
     const float p_att = training() ? attention_dropout : 0.0f;
 
-    auto lin = [this](const Tensor& in, const Tensor& w, const Tensor& b) {
-        return bf16_matmul ? linear_bf16(in, w, b) : linear(in, w, b);
-    };
     for (const Layer& y : layers_) {
-        Tensor q = lin(x, y.wq, y.bq), k = lin(x, y.wk, y.bk), v = lin(x, y.wv, y.bv);  // [B, T, C]
-        // the heads are column blocks of q, k, v: [B, T, C] -> [B, T, C] (ops.h attention)
-        Tensor ctx = attention(q, k, v, madd, NH, scale, p_att, p_att > 0.0f ? default_generator().next_seed() : 0);
-        x = layer_norm(drop(lin(ctx, y.wo, y.bo), hidden_dropout) + x, y.ln1_w, y.ln1_b, eps);
-        Tensor f = gelu(lin(x, y.w1, y.b1), cfg_.gelu_tanh());
-        x = layer_norm(drop(lin(f, y.w2, y.b2), hidden_dropout) + x, y.ln2_w, y.ln2_b, eps);
+        LayerCtx c{madd, NH, scale, eps, p_att, training() ? hidden_dropout : 0.0f, 0, 0, 0, bf16_matmul,
+                   cfg_.gelu_tanh()};
+        // seeds in the order the ops use them (attention, then the two hidden-state dropouts)
+        if (c.p_att > 0.0f) c.s_att = default_generator().next_seed();
+        if (c.p_hid > 0.0f) c.s_out = default_generator().next_seed(), c.s_ffn = default_generator().next_seed();
+        std::vector<Tensor> in{x,       y.wq, y.bq, y.wk, y.bk, y.wv, y.bv, y.wo, y.bo, y.ln1_w, y.ln1_b,
+                               y.w1, y.b1, y.w2, y.b2, y.ln2_w, y.ln2_b};
+        if (recompute && grad_enabled())
+            x = checkpoint([c](const std::vector<Tensor>& v) { return layer_forward(v, c); }, std::move(in));
+        else
+            x = layer_forward(in, c);
     }
     return x;
 }

@@ -66,6 +66,11 @@ class BertTrainable : public Module {
     // Run the encoder's Linear layers on bf16 GEMM operands with f32 accumulation (tg::linear_bf16, autocast
     // style; the attention products, norms, activations, parameters and gradients stay f32). Off: exact f32.
     bool bf16_matmul = false;
+    // Activation checkpointing per layer (tg::checkpoint): the forward keeps only each layer's input, and
+    // backward runs the layer again to get its activations. Peak memory then holds one layer's activations
+    // instead of all of them (long inputs, big batches), for about one extra forward per step. Gradients
+    // equal the stored-activation path's up to summation order; dropout masks are the same.
+    bool recompute = false;
 
    private:
     struct Layer {

@@ -575,6 +575,7 @@ void run_finetune(const FinetuneOptions& o) {
         (p.dim() >= 2 ? decay : no_decay).emplace_back(n, p);
     }
     if (o.freeze_encoder) M.bert->eval();  // features only: no dropout
+    M.bert->recompute = o.recompute;  // same numbers either way: not part of the saved options
     AdamWState opt_d(decay, float(o.wd)), opt_n(no_decay, 0.0f);
     std::vector<Tensor> all = opt_d.params;
     all.insert(all.end(), opt_n.params.begin(), opt_n.params.end());

@@ -57,6 +57,7 @@ struct FinetuneOptions {
     double lr = 5e-5, warmup = 0.1, clip = 1.0, wd = 0.01;
     std::string balance = "fixed", metric;  // metric: e.g. "category.macro_f1" (default: mean valid score)
     bool freeze_encoder = false;
+    bool recompute = false;   // activation checkpointing per encoder layer (BertTrainable::recompute)
     bool resume = false;      // continue from OUT/state.safetensors (bit-identical to an uninterrupted run)
     int64_t stop_after = 0;   // stop after this epoch as if interrupted (tests of --resume); 0 = never
     uint64_t seed = 42;

@@ -13,8 +13,8 @@ namespace tg {
 static thread_local bool g_grad_enabled = true;
 
 bool grad_enabled() { return g_grad_enabled; }
-NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+GradModeGuard::GradModeGuard(bool enabled) : prev_(g_grad_enabled) { g_grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { g_grad_enabled = prev_; }
 
 // ---- nodes ---------------------------------------------------------------------------------------
 
@@ -139,6 +139,42 @@ void run_backward(const Tensor& root, const Tensor& seed) {
         node.backward = nullptr;
         node.inputs.clear();
     }
+}
+
+// ---- checkpointing -------------------------------------------------------------------------------
+
+Tensor checkpoint(CheckpointFn fn, std::vector<Tensor> inputs) {
+    Tensor out;
+    {
+        NoGradGuard no_grad;
+        out = fn(inputs);
+    }
+    if (!g_grad_enabled) return out;
+    std::vector<Tensor> saved(inputs.size());  // values only: no history, so nothing behind them is kept
+    for (size_t i = 0; i < inputs.size(); i++)
+        if (inputs[i].defined()) saved[i] = inputs[i].detach();
+    return record(std::move(out), "checkpoint", std::move(inputs),
+                  [fn = std::move(fn), saved = std::move(saved)](const Tensor& gout, const std::vector<bool>& need) {
+                      std::vector<Tensor> leaves(saved.size());
+                      for (size_t i = 0; i < saved.size(); i++) {
+                          if (!saved[i].defined()) continue;
+                          leaves[i] = saved[i].detach();
+                          if (need[i]) leaves[i].set_requires_grad(true);
+                      }
+                      Tensor again;
+                      {
+                          GradModeGuard record_again(true);
+                          again = fn(leaves);
+                      }
+                      TG_CHECK(again.shape() == gout.shape(), "checkpoint: the recomputed output ", again.str(),
+                               " differs in shape from the first (", shape_str(gout.shape()), ")");
+                      std::vector<Tensor> gin(saved.size());
+                      if (!again.requires_grad()) return gin;  // no input needs a gradient
+                      run_backward(again, gout);
+                      for (size_t i = 0; i < saved.size(); i++)
+                          if (need[i]) gin[i] = leaves[i].grad();  // undefined if nothing reached it
+                      return gin;
+                  });
 }
 
 // ---- printing ------------------------------------------------------------------------------------

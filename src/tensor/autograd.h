@@ -35,14 +35,20 @@ struct Node {
 };
 
 bool grad_enabled();
-class NoGradGuard {
+// Sets grad mode for a scope and restores the previous one on exit. NoGradGuard = GradModeGuard(false);
+// checkpoint() below uses GradModeGuard(true) to record a forward again while a backward pass runs.
+class GradModeGuard {
    public:
-    NoGradGuard();
-    ~NoGradGuard();
-    NoGradGuard(const NoGradGuard&) = delete;
-    NoGradGuard& operator=(const NoGradGuard&) = delete;
+    explicit GradModeGuard(bool enabled);
+    ~GradModeGuard();
+    GradModeGuard(const GradModeGuard&) = delete;
+    GradModeGuard& operator=(const GradModeGuard&) = delete;
    private:
     bool prev_;
+};
+class NoGradGuard : public GradModeGuard {
+   public:
+    NoGradGuard() : GradModeGuard(false) {}
 };
 
 // Attach a Node to `out` when grad mode is on and any input requires grad; returns `out`.
@@ -50,6 +56,17 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
 
 // Run the backward pass from `root` with gradient `seed` (same shape as root).
 void run_backward(const Tensor& root, const Tensor& seed);
+
+// Activation checkpointing (recomputation; Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"):
+// out = fn(inputs) is computed WITHOUT recording, so none of fn's intermediate activations are kept; the
+// one node recorded for `out` saves only the inputs. Its backward runs fn again with recording on — on
+// detached aliases of the inputs, made fresh leaves — and backpropagates out's gradient through that copy,
+// returning the leaves' gradients as the inputs' gradients. Memory: one segment's activations at a time
+// instead of all of them; cost: one more forward of each segment. fn must compute the same thing both times:
+// draw random seeds (dropout) outside it and capture them. Inputs may include parameters (they receive
+// their gradients through this node like any other input).
+using CheckpointFn = std::function<Tensor(const std::vector<Tensor>& inputs)>;
+Tensor checkpoint(CheckpointFn fn, std::vector<Tensor> inputs);
 
 // A readable listing of the graph behind `root`, inputs first, one line per tensor:
 //     %0 = leaf "w" f32[3, 2] requires_grad

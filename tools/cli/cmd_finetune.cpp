@@ -27,6 +27,9 @@ uncertainty weights. FILE: .csv/.tsv with a header row, or .jsonl.
                         accumulation over N batches)  --seed N (42)
   --balance fixed|uncertainty
   --freeze-encoder      train the heads only
+  --recompute           keep only each encoder layer's input and recompute its activations in backward
+                        (activation checkpointing: far less memory for long inputs or big batches, about
+                        one more forward per step; same results)
   --metric NAME         selection metric on valid, e.g. category.macro_f1 (default: mean macro-F1)
   --patience N          early stopping after N epochs without improvement (0 = off)
   --resume              continue an interrupted run from RUN_DIR/state.safetensors (saved after every
@@ -56,6 +59,7 @@ int cmd_finetune(tg::cli::Args& a) {
     o.accum = a.int_or({"--accum"}, 1);
     o.balance = a.value_or({"--balance"}, "fixed");
     o.freeze_encoder = a.flag({"--freeze-encoder"});
+    o.recompute = a.flag({"--recompute"});
     o.metric = a.value_or({"--metric"}, "");
     o.patience = a.int_or({"--patience"}, 0);
     o.resume = a.flag({"--resume"});

@@ -29,6 +29,7 @@ finetune` and transformers (AutoModel.from_pretrained) both load.
   --layers N (4)  --hidden N (256)  --heads N (4)  --intermediate N (1024)  --max-pos N (512)
   --train FILE, --valid FILE, --text COLUMN (text), --limit N, --epochs N (1), --lr X (5e-4),
   --batch N (32), --max-len N (128), --warmup X (0.1), --seed N (42), --threads N
+  --recompute           activation checkpointing per layer (less memory, one more forward per step)
   -o, --out DIR         the model folder (the training run's files go to DIR/run)
 )";
 
@@ -44,6 +45,7 @@ int cmd_pretrain(tg::cli::Args& a) {
     const bool lower = a.int_or({"--lowercase"}, 1) != 0;
     const int64_t L = a.int_or({"--layers"}, 4), C = a.int_or({"--hidden"}, 256), NH = a.int_or({"--heads"}, 4),
                   I = a.int_or({"--intermediate"}, 1024), P = a.int_or({"--max-pos"}, 512);
+    o.recompute = a.flag({"--recompute"});
     a.finish();
 
     std::filesystem::create_directories(out);

@@ -220,6 +220,11 @@ Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, i
     return labels;
 }
 
+bool any_label(const Tensor& labels) {
+    const std::vector<int64_t> l = labels.to_ints();
+    return std::any_of(l.begin(), l.end(), [](int64_t v) { return v != -100; });
+}
+
 // Forward of every task on one batch; returns per-task losses (in task order) and the pooled vectors.
 std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<int64_t>& rows, uint64_t seed,
                                 Tensor* pooled_out = nullptr) {
@@ -267,7 +272,10 @@ std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<in
                 Tensor mids = ids.clone();
                 Tensor labels = mlm_mask(mids, mask, M.mask_id, M.cls_id, M.sep_id, M.bert->config().vocab_size,
                                          seed ^ 0x6D6C6DULL);
-                out.push_back(t.mlm->loss(M.bert->forward(mids, mask, tt), labels));
+                if (!any_label(labels))  // only empty texts: nothing to predict, a zero loss (zero gradients)
+                    out.push_back(sum(t.mlm->bias) * 0.0f);
+                else
+                    out.push_back(t.mlm->loss(M.bert->forward(mids, mask, tt), labels));
                 break;
             }
         }
@@ -327,9 +335,48 @@ Predictions predict_all(Model& M, const Encoded& E, int64_t batch, bool keep_emb
     return P;
 }
 
-// Metrics of one split: "<task>.accuracy", ".macro_f1", ".auc", ".rmse".
+// Masked-LM on a split: the mean cross-entropy over the masked positions ("<task>.loss") and the share of them
+// whose original token is the top-1 prediction ("<task>.accuracy"). The masks come from a seed fixed per
+// batch, so every epoch is scored on the same positions and the figures are comparable across epochs.
+void evaluate_mlm(Model& M, const Task& t, const Encoded& E, int64_t batch,
+                  std::vector<std::pair<std::string, double>>& m) {
+    NoGradGuard ng;
+    const bool was_training = M.bert->training();
+    M.bert->eval();
+    const int64_t n = int64_t(E.ids.size()), V = M.bert->config().vocab_size;
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return E.ids[size_t(a)].size() < E.ids[size_t(b)].size(); });
+    double loss_sum = 0;
+    int64_t count = 0, correct = 0;
+    for (int64_t s = 0; s < n; s += batch) {
+        std::vector<int64_t> rows(order.begin() + s, order.begin() + std::min(n, s + batch));
+        Tensor ids, mask, tt;
+        collate(E.ids, rows, M.pad, ids, mask, tt);
+        Tensor labels = mlm_mask(ids, mask, M.mask_id, M.cls_id, M.sep_id, V, 0x76616C6964ULL ^ uint64_t(s));
+        if (!any_label(labels)) continue;  // a batch of empty texts
+        std::vector<int64_t> ys;
+        Tensor logits = t.mlm->masked_logits(M.bert->forward(ids, mask, tt), labels, &ys);
+        const int64_t k = int64_t(ys.size());
+        loss_sum += double(cross_entropy(logits, Tensor::from_ints(ys, {k})).item()) * double(k);
+        const std::vector<float> lg = logits.contiguous().to_vector();
+        for (int64_t i = 0; i < k; ++i) {
+            const float* row = lg.data() + i * V;
+            correct += std::max_element(row, row + V) - row == ys[size_t(i)];
+        }
+        count += k;
+    }
+    M.bert->train(was_training);
+    m.emplace_back(t.spec.name + ".loss", loss_sum / double(std::max<int64_t>(count, 1)));
+    m.emplace_back(t.spec.name + ".accuracy", double(correct) / double(std::max<int64_t>(count, 1)));
+}
+
+// Metrics of one split: "<task>.accuracy", ".macro_f1", ".auc", ".rmse"; masked-LM tasks ".loss", ".accuracy".
 std::vector<std::pair<std::string, double>> evaluate(Model& M, const Encoded& E, int64_t batch) {
-    const Predictions P = predict_all(M, E, batch, false);
+    // (a masked-LM-only model has no head that reads the pooled vector: no prediction pass)
+    const bool heads = std::any_of(M.tasks.begin(), M.tasks.end(), [](const Task& t) { return bool(t.head); });
+    const Predictions P = heads ? predict_all(M, E, batch, false) : Predictions{};
     std::vector<std::pair<std::string, double>> m;
     const size_t n = E.ids.size();
     for (size_t k = 0; k < M.tasks.size(); ++k) {
@@ -366,6 +413,8 @@ std::vector<std::pair<std::string, double>> evaluate(Model& M, const Encoded& E,
             }
             m.emplace_back(nm + ".accuracy", double(ok) / double(std::max<size_t>(n * size_t(t.K), 1)));
             m.emplace_back(nm + ".macro_f1", f1 / double(t.K));
+        } else if (t.spec.kind == TaskKind::mlm) {
+            evaluate_mlm(M, t, E, batch, m);
         }
     }
     return m;
@@ -744,7 +793,9 @@ void run_finetune(const FinetuneOptions& o) {
                            ",\"train_samples_per_s\":" + num(double(seen) / train_s);
         for (auto& [k, v] : m) {
             line += ",\"valid." + k + "\":" + num(v);
-            if (!o.metric.empty() ? k == o.metric : k.ends_with(".macro_f1")) score += v, ++nscore;
+            const bool lower_is_better = k.ends_with(".rmse") || k.ends_with(".loss");
+            if (!o.metric.empty() ? k == o.metric : k.ends_with(".macro_f1"))
+                score += lower_is_better ? -v : v, ++nscore;
             if (o.metric.empty() && k.ends_with(".rmse")) score -= v, ++nscore;
         }
         for (size_t k = 0; k < M.balancer->s.size(); ++k)
@@ -761,6 +812,15 @@ void run_finetune(const FinetuneOptions& o) {
             it->y.push_back(std::isfinite(v) ? v : 0.0);
         }
         write_curve_svg(o.out + "/curves.svg", "fine-tuning", "epoch", "value", curves);
+        if (!o.metric.empty() && nscore == 0) {
+            std::string names;
+            for (auto& [k, v] : m) names += (names.empty() ? "" : ", ") + k;
+            TG_CHECK(false, "finetune: --metric '", o.metric, "' is not a valid metric of these tasks (", names, ")");
+        }
+        // no classification or regression task (pre-training): the lowest valid masked-LM loss, else train loss
+        if (nscore == 0)
+            for (auto& [k, v] : m)
+                if (k.ends_with(".loss") && o.metric.empty()) score -= v, ++nscore;
         score = nscore ? score / nscore : -loss_sum;
         bool stop = false;
         if (score > best) {
@@ -777,7 +837,7 @@ void run_finetune(const FinetuneOptions& o) {
     // report.json: the best epoch's valid metrics under their bare names ("category.accuracy") too
     const json::Value best_v = json::parse(best_line, "metrics line");
     std::string r = "{\"best_epoch\":" + std::to_string(best_epoch) + ",\"selection\":";
-    json::write_string(r, o.metric.empty() ? "mean valid macro_f1 over the tasks (minus RMSE)" : o.metric);
+    json::write_string(r, !o.metric.empty() ? o.metric : "mean valid macro_f1 over the tasks (minus RMSE; else minus the masked-LM loss)");
     for (auto& [k, v] : best_v.obj)
         if (k.rfind("valid.", 0) == 0) r += ",\"" + k.substr(6) + "\":" + (v.is_number() ? num(v.num) : "null");
     for (auto& [k, v] : best_v.obj)

@@ -17,7 +17,8 @@
 // sorted by token count (stable), cut into batches, and the batch order shuffled; each batch padded to its
 // longest row. AdamW (decay on matrices and embeddings only), linear warm-up then linear decay, global-norm
 // clipping, optional gradient accumulation. After every epoch: valid metrics (accuracy + macro-F1 for
-// softmax/binary/multilabel, AUC for binary, RMSE for regression), one line in metrics.jsonl, the curve
+// softmax/binary/multilabel, AUC for binary, RMSE for regression, loss and top-1 accuracy on the masked
+// positions for masked-LM), one line in metrics.jsonl, the curve
 // (curves.svg), and the checkpoint when the selection metric improved (model.safetensors, atomic).
 // Early stopping after `patience` epochs without improvement. report.json holds the best epoch's metrics.
 // After every epoch the whole training state (parameters, Adam moments, counters) goes to
@@ -55,7 +56,7 @@ struct FinetuneOptions {
     std::vector<TaskSpec> tasks;
     int64_t limit = 0, epochs = 3, batch = 32, max_len = 128, accum = 1, patience = 0;
     double lr = 5e-5, warmup = 0.1, clip = 1.0, wd = 0.01;
-    std::string balance = "fixed", metric;  // metric: e.g. "category.macro_f1" (default: mean valid score)
+    std::string balance = "fixed", metric;  // metric: e.g. "category.macro_f1" (default: mean valid score); *.rmse, *.loss minimized
     bool freeze_encoder = false;
     bool recompute = false;   // activation checkpointing per encoder layer (BertTrainable::recompute)
     bool resume = false;      // continue from OUT/state.safetensors (bit-identical to an uninterrupted run)

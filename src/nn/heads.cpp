@@ -64,16 +64,23 @@ Tensor MLMHead::forward(const Tensor& hidden) const {
     return linear(t, word, bias);  // tied decoder: logits = t Eᵀ + b
 }
 
-Tensor MLMHead::loss(const Tensor& hidden, const Tensor& labels) const {
+Tensor MLMHead::masked_logits(const Tensor& hidden, const Tensor& labels, std::vector<int64_t>* targets) const {
     const int64_t C = hidden.size(-1);
     // only the masked rows reach the [*, V] decoder: gather them first (saves V/C-fold work on the rest)
-    std::vector<int64_t> rows, ys;
+    std::vector<int64_t> rows;
+    targets->clear();
     const std::vector<int64_t> lab = labels.to_ints();
     for (size_t i = 0; i < lab.size(); ++i)
-        if (lab[i] != -100) rows.push_back(int64_t(i)), ys.push_back(lab[i]);
-    TG_CHECK(!rows.empty(), "MLMHead::loss: no masked position in the batch");
+        if (lab[i] != -100) rows.push_back(int64_t(i)), targets->push_back(lab[i]);
+    TG_CHECK(!rows.empty(), "MLMHead: no masked position in the batch");
     Tensor h = index_select(hidden.reshape({-1, C}), 0, Tensor::from_ints(rows, {int64_t(rows.size())}));
-    return cross_entropy(forward(h), Tensor::from_ints(ys, {int64_t(ys.size())}));
+    return forward(h);
+}
+
+Tensor MLMHead::loss(const Tensor& hidden, const Tensor& labels) const {
+    std::vector<int64_t> ys;
+    Tensor logits = masked_logits(hidden, labels, &ys);
+    return cross_entropy(logits, Tensor::from_ints(ys, {int64_t(ys.size())}));
 }
 
 LossBalancer::LossBalancer(Mode mode_, std::vector<std::string> tasks_, std::vector<float> weights_)

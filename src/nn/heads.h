@@ -52,6 +52,8 @@ class MLMHead : public Module {
     MLMHead(int64_t C, int64_t V, const Tensor& word, float ln_eps, bool gelu_tanh, uint64_t seed);
     Tensor forward(const Tensor& hidden) const;                      // [B, T, C] -> [B, T, V]
     Tensor loss(const Tensor& hidden, const Tensor& labels) const;   // labels [B, T] i64, -100 = ignore
+    // logits [M, V] of the M labelled positions only (in row-major order); their labels go to *targets
+    Tensor masked_logits(const Tensor& hidden, const Tensor& labels, std::vector<int64_t>* targets) const;
     Tensor dense_w, dense_b, ln_w, ln_b, bias;                       // HF: cls.predictions.transform.*, .bias
     Tensor word;
     float ln_eps;

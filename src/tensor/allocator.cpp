@@ -116,12 +116,9 @@ void* cpu_alloc(size_t nbytes) {
             c.stats.hits++;
             return p;
         }
-    }
-    {
         // A miss. Keep the footprint (in use + cached) within the high-water mark of what was ever in use at
         // once: cached blocks that did not fit this request make room for it, oldest first. Without this
         // the cache filled up with blocks of batch shapes that never came back (RSS = peak + the limit).
-        std::lock_guard<std::mutex> lock(c.mu);
         const size_t bound = std::max(c.stats.peak_in_use, c.stats.bytes_in_use + sz);
         c.evict_to(bound - c.stats.bytes_in_use - sz);
     }

@@ -30,7 +30,8 @@ uncertainty weights. FILE: .csv/.tsv with a header row, or .jsonl.
   --recompute           keep only each encoder layer's input and recompute its activations in backward
                         (activation checkpointing: far less memory for long inputs or big batches, about
                         one more forward per step; same results)
-  --metric NAME         selection metric on valid, e.g. category.macro_f1 (default: mean macro-F1)
+  --metric NAME         selection metric on valid, e.g. category.macro_f1 (default: mean macro-F1);
+                        *.rmse and *.loss (masked-LM) are minimized, the others maximized
   --patience N          early stopping after N epochs without improvement (0 = off)
   --resume              continue an interrupted run from RUN_DIR/state.safetensors (saved after every
                         epoch); the result is bit-identical to an uninterrupted run with the same options

@@ -4,7 +4,8 @@
 //
 // Steps: write OUT/config.json + vocab.txt, a randomly initialised OUT/model.safetensors (BERT's init,
 // N(0, 0.02)); then the fine-tuning loop (nn/finetune.h) with the single task "mlm" (15% of the tokens
-// masked, 80/10/10), its run folder in OUT/run; finally the best checkpoint becomes OUT/model.safetensors.
+// masked, 80/10/10), its run folder in OUT/run; after every epoch the masked-LM loss and top-1 accuracy on the
+// valid file (fixed masks); the epoch with the lowest valid loss becomes OUT/model.safetensors.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -22,7 +23,9 @@ const char* kHelp =
     R"(usage: tastegraph pretrain --vocab VOCAB.txt --train FILE --valid FILE [--text COLUMN] -o MODEL_DIR [options]
 
 Pre-train a BERT with the masked-LM objective on a text column and write a model folder that `tastegraph
-finetune` and transformers (AutoModel.from_pretrained) both load.
+finetune` and transformers (AutoModel.from_pretrained) both load. After every epoch the masked-LM loss and
+top-1 accuracy on the --valid file (same masks every epoch) go to DIR/run/metrics.jsonl; the epoch with the
+lowest valid loss is the one written to DIR/model.safetensors.
 
   --vocab FILE          WordPiece vocabulary (e.g. ../shared/models/bert-base-chinese/vocab.txt)
   --lowercase 0|1       do_lower_case of the tokenizer (default 1)

@@ -261,23 +261,21 @@ TEST_CASE("finetune: masked-LM validation (pre-training) — loss at init, selec
     const std::string dir = std::filesystem::temp_directory_path() / "tg_test_mlm_valid";
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    {
-        std::FILE* f = std::fopen((dir + "/d.csv").c_str(), "w");
-        REQUIRE(f);
-        std::fputs("text\n", f);
-        // 40 empty texts: after the length sort the first batches hold nothing to mask
-        for (int i = 0; i < 40; ++i) std::fputs("\"\"\n", f);
-        for (int i = 0; i < 48; ++i) std::fputs(i % 2 ? "the cat sat on the mat\n" : "hotel room was clean and quiet\n", f);
-        std::fclose(f);
-    }
+    std::string csv = "text\n";
+    for (int i = 0; i < 40; ++i) csv += "\"\"\n";  // empty texts: after the length sort, batches with nothing to mask
+    for (int i = 0; i < 48; ++i) csv += i % 2 ? "the cat sat on the mat\n" : "hotel room was clean and quiet\n";
+    write_file_atomic(dir + "/d.csv", csv);
     nn::FinetuneOptions o;
     o.model_dir = test::fixture("bert/tiny");
     o.train = o.valid = dir + "/d.csv";
     o.tasks = {nn::parse_task_spec("lm:mlm:text")};
     o.batch = 8;
-    auto lines = [&](const std::string& run) {
+    // train into dir/name; the metrics.jsonl lines
+    auto run = [&](const std::string& name) {
+        o.out = dir + "/" + name;
+        nn::run_finetune(o);
         std::vector<json::Value> v;
-        for (const std::string& l : MetricsLog::read_lines(run + "/metrics.jsonl")) v.push_back(json::parse(l, "line"));
+        for (const std::string& l : MetricsLog::read_lines(o.out + "/metrics.jsonl")) v.push_back(json::parse(l, "line"));
         return v;
     };
     SUBCASE("untrained: the loss is ln V") {
@@ -285,9 +283,7 @@ TEST_CASE("finetune: masked-LM validation (pre-training) — loss at init, selec
         // 256-token vocabulary is ln 256 = 5.545 to within ~0.01 (an independent figure, not our own output)
         o.lr = 0;
         o.epochs = 1;
-        o.out = dir + "/init";
-        nn::run_finetune(o);
-        const auto v = lines(o.out);
+        const auto v = run("init");
         REQUIRE(v.size() == 1);
         CHECK(v[0].get_number("valid.lm.loss", -1) == doctest::Approx(std::log(256.0)).epsilon(0.01));
         const double acc = v[0].get_number("valid.lm.accuracy", -1);
@@ -298,9 +294,7 @@ TEST_CASE("finetune: masked-LM validation (pre-training) — loss at init, selec
         o.lr = 3e-3;
         o.warmup = 1;
         o.epochs = 4;
-        o.out = dir + "/train";
-        nn::run_finetune(o);
-        const auto v = lines(o.out);
+        const auto v = run("train");
         REQUIRE(v.size() == 4);
         int64_t argmin = 0;
         for (size_t e = 0; e < v.size(); ++e)
@@ -314,8 +308,7 @@ TEST_CASE("finetune: masked-LM validation (pre-training) — loss at init, selec
     SUBCASE("a --metric that no task reports is an error naming the metrics there are") {
         o.epochs = 1;
         o.metric = "lm.macro_f1";
-        o.out = dir + "/bad";
-        CHECK_THROWS_WITH(nn::run_finetune(o), doctest::Contains("lm.loss"));
+        CHECK_THROWS_WITH(run("bad"), doctest::Contains("lm.loss"));
     }
     std::filesystem::remove_all(dir);
 }

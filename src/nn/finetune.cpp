@@ -198,8 +198,10 @@ void collate(const std::vector<std::vector<int32_t>>& ids, const std::vector<int
 }
 
 // BERT's masking: 15% of the real, non-special tokens are chosen; 80% -> [MASK], 10% random id, 10% kept.
-// labels: the original id at chosen positions, -100 elsewhere. At least one position is chosen per batch.
-Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, int32_t sep, int64_t V, uint64_t seed) {
+// labels: the original id at chosen positions, -100 elsewhere. At least one position is chosen per batch
+// unless it has no real token to choose (only empty texts); *n_chosen: how many were chosen.
+Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, int32_t sep, int64_t V, uint64_t seed,
+                int64_t* n_chosen) {
     const int64_t n = ids.numel();
     Tensor labels = Tensor::full(ids.shape(), -100.0f, DType::i64);
     int32_t* p = ids.data<int32_t>();
@@ -216,13 +218,9 @@ Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, i
         if (u < 0.8f) p[i] = mask_id;
         else if (u < 0.9f) p[i] = int32_t(philox_uniform(seed, uint64_t(3 * i + 2)) * float(V)) % int32_t(V);
     }
-    if (chosen == 0 && first >= 0) l[first] = p[first], p[first] = mask_id;
+    if (chosen == 0 && first >= 0) l[first] = p[first], p[first] = mask_id, chosen = 1;
+    *n_chosen = chosen;
     return labels;
-}
-
-bool any_label(const Tensor& labels) {
-    const std::vector<int64_t> l = labels.to_ints();
-    return std::any_of(l.begin(), l.end(), [](int64_t v) { return v != -100; });
 }
 
 // Forward of every task on one batch; returns per-task losses (in task order) and the pooled vectors.
@@ -270,9 +268,10 @@ std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<in
             case TaskKind::mlm: {
                 // a separately masked copy of the batch (the other tasks see the clean text)
                 Tensor mids = ids.clone();
+                int64_t chosen = 0;
                 Tensor labels = mlm_mask(mids, mask, M.mask_id, M.cls_id, M.sep_id, M.bert->config().vocab_size,
-                                         seed ^ 0x6D6C6DULL);
-                if (!any_label(labels))  // only empty texts: nothing to predict, a zero loss (zero gradients)
+                                         seed ^ 0x6D6C6DULL, &chosen);
+                if (chosen == 0)  // only empty texts: nothing to predict, a zero loss (zero gradients)
                     out.push_back(sum(t.mlm->bias) * 0.0f);
                 else
                     out.push_back(t.mlm->loss(M.bert->forward(mids, mask, tt), labels));
@@ -291,15 +290,21 @@ struct Predictions {
     std::vector<std::vector<float>> embedding;    // per row [C]
 };
 
+// Row indices sorted by token count (stable): batches of similar lengths waste little on padding.
+std::vector<int64_t> length_order(const Encoded& E) {
+    std::vector<int64_t> order(E.ids.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return E.ids[size_t(a)].size() < E.ids[size_t(b)].size(); });
+    return order;
+}
+
 Predictions predict_all(Model& M, const Encoded& E, int64_t batch, bool keep_embeddings) {
     NoGradGuard ng;
     const bool was_training = M.bert->training();  // a frozen encoder stays in eval mode
     M.bert->eval();
     const int64_t n = int64_t(E.ids.size());
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return E.ids[size_t(a)].size() < E.ids[size_t(b)].size(); });
+    const std::vector<int64_t> order = length_order(E);
     Predictions P;
     P.value.assign(M.tasks.size(), std::vector<double>(size_t(n), 0.0));
     P.multi.resize(M.tasks.size());
@@ -344,18 +349,16 @@ void evaluate_mlm(Model& M, const Task& t, const Encoded& E, int64_t batch,
     const bool was_training = M.bert->training();
     M.bert->eval();
     const int64_t n = int64_t(E.ids.size()), V = M.bert->config().vocab_size;
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return E.ids[size_t(a)].size() < E.ids[size_t(b)].size(); });
+    const std::vector<int64_t> order = length_order(E);
     double loss_sum = 0;
     int64_t count = 0, correct = 0;
     for (int64_t s = 0; s < n; s += batch) {
         std::vector<int64_t> rows(order.begin() + s, order.begin() + std::min(n, s + batch));
         Tensor ids, mask, tt;
         collate(E.ids, rows, M.pad, ids, mask, tt);
-        Tensor labels = mlm_mask(ids, mask, M.mask_id, M.cls_id, M.sep_id, V, 0x76616C6964ULL ^ uint64_t(s));
-        if (!any_label(labels)) continue;  // a batch of empty texts
+        int64_t chosen = 0;
+        Tensor labels = mlm_mask(ids, mask, M.mask_id, M.cls_id, M.sep_id, V, 0x76616C6964ULL ^ uint64_t(s), &chosen);
+        if (chosen == 0) continue;  // a batch of empty texts
         std::vector<int64_t> ys;
         Tensor logits = t.mlm->masked_logits(M.bert->forward(ids, mask, tt), labels, &ys);
         const int64_t k = int64_t(ys.size());
@@ -791,12 +794,22 @@ void run_finetune(const FinetuneOptions& o) {
         std::string line = "{\"epoch\":" + std::to_string(epoch) + ",\"step\":" + std::to_string(step) +
                            ",\"train_loss\":" + num(loss_sum / double(std::max<int64_t>(seen, 1))) +
                            ",\"train_samples_per_s\":" + num(double(seen) / train_s);
-        for (auto& [k, v] : m) {
-            line += ",\"valid." + k + "\":" + num(v);
-            const bool lower_is_better = k.ends_with(".rmse") || k.ends_with(".loss");
-            if (!o.metric.empty() ? k == o.metric : k.ends_with(".macro_f1"))
-                score += lower_is_better ? -v : v, ++nscore;
-            if (o.metric.empty() && k.ends_with(".rmse")) score -= v, ++nscore;
+        for (auto& [k, v] : m) line += ",\"valid." + k + "\":" + num(v);
+        // selection: the named metric; by default every macro-F1 and RMSE, else (pre-training) the masked-LM
+        // losses; RMSE and losses count negatively (lower is better)
+        auto select = [&](auto&& chosen) {
+            for (auto& [k, v] : m)
+                if (chosen(k)) score += k.ends_with(".rmse") || k.ends_with(".loss") ? -v : v, ++nscore;
+        };
+        if (!o.metric.empty())
+            select([&](const std::string& k) { return k == o.metric; });
+        else
+            select([](const std::string& k) { return k.ends_with(".macro_f1") || k.ends_with(".rmse"); });
+        if (o.metric.empty() && nscore == 0) select([](const std::string& k) { return k.ends_with(".loss"); });
+        if (!o.metric.empty() && nscore == 0) {
+            std::string names;
+            for (auto& [k, v] : m) names += (names.empty() ? "" : ", ") + k;
+            TG_CHECK(false, "finetune: --metric '", o.metric, "' is not a valid metric of these tasks (", names, ")");
         }
         for (size_t k = 0; k < M.balancer->s.size(); ++k)
             line += ",\"s." + M.tasks[k].spec.name + "\":" + num(M.balancer->s[k].item());
@@ -812,16 +825,7 @@ void run_finetune(const FinetuneOptions& o) {
             it->y.push_back(std::isfinite(v) ? v : 0.0);
         }
         write_curve_svg(o.out + "/curves.svg", "fine-tuning", "epoch", "value", curves);
-        if (!o.metric.empty() && nscore == 0) {
-            std::string names;
-            for (auto& [k, v] : m) names += (names.empty() ? "" : ", ") + k;
-            TG_CHECK(false, "finetune: --metric '", o.metric, "' is not a valid metric of these tasks (", names, ")");
-        }
-        // no classification or regression task (pre-training): the lowest valid masked-LM loss, else train loss
-        if (nscore == 0)
-            for (auto& [k, v] : m)
-                if (k.ends_with(".loss") && o.metric.empty()) score -= v, ++nscore;
-        score = nscore ? score / nscore : -loss_sum;
+        score = nscore ? score / nscore : -loss_sum;  // no metric at all (e.g. similarity only): train loss
         bool stop = false;
         if (score > best) {
             best = score, best_epoch = epoch, since_best = 0, best_line = line;

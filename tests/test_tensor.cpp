@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tensor/allocator.h"
+#include "tensor/huge_pages.h"
 #include "tensor/ops/ops.h"
 #include "tensor/rng.h"
 
@@ -80,6 +81,31 @@ TEST_CASE("allocator: size classes, reuse across nearby sizes, oldest-first evic
     cpu_allocator_set_cache_limit(0);  // evicts everything
     CHECK(cpu_allocator_stats().bytes_cached == 0);
     cpu_allocator_set_cache_limit(old_limit);
+}
+
+TEST_CASE("huge pages: HugeVector is 64-byte aligned, 2 MiB aligned from 2 MiB up, and an ordinary vector") {
+    // Small blocks (operator new) and big ones (mmap, trimmed to a 2 MiB boundary) on both sides of the line.
+    for (size_t n : {size_t(1), size_t(1000), kHugePage / 4 - 1, kHugePage / 4, kHugePage / 4 * 3 + 5}) {
+        HugeVector<float> v(n);
+        const auto at = reinterpret_cast<uintptr_t>(v.data());
+        CHECK(at % 64 == 0);
+        if (n * sizeof(float) >= kHugePage) CHECK(at % kHugePage == 0);
+        bool zero = true;  // value-initialized, every page readable
+        for (size_t k = 0; k < n; k++) zero = zero && v[k] == 0.f;
+        CHECK(zero);
+        for (size_t k = 0; k < n; k++) v[k] = float(k % 1009);
+        HugeVector<float> w = v;  // copy, then grow past the old capacity (reallocation keeps the values)
+        w.resize(2 * n + 1, -1.f);
+        bool same = true;
+        for (size_t k = 0; k < n; k++) same = same && w[k] == float(k % 1009);
+        CHECK(same);
+        CHECK(w[2 * n] == -1.f);
+    }
+    // The last byte of a block that is not a multiple of 2 MiB is writable (the mapping is rounded up).
+    void* p = huge_alloc(kHugePage + 3);
+    static_cast<char*>(p)[kHugePage + 2] = 7;
+    huge_free(p, kHugePage + 3);
+    huge_free(nullptr, 5);
 }
 
 TEST_CASE("tensor: views share storage; contiguous copies only when needed") {

@@ -135,7 +135,7 @@ void LightGcn::set_features(NodeFeatures user, NodeFeatures item) {
     feat.init(std::move(user), std::move(item), cfg.dim, cfg.seed, cfg.init_std, cfg.lr);
 }
 
-const float* LightGcn::ego(std::vector<float>& buf) const {
+const float* LightGcn::ego(HugeVector<float>& buf) const {
     if (!feat.enabled()) return E0.data();
     buf.resize(E0.size());
     feat.ego_forward(E0.data(), U, I, buf.data());
@@ -253,7 +253,8 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
 
 std::vector<float> LightGcn::final_embeddings() const {
     const int64_t N = U + I, D = cfg.dim;
-    std::vector<float> F(static_cast<size_t>(N * D)), work(static_cast<size_t>(2 * N * D)), buf;
+    std::vector<float> F(static_cast<size_t>(N * D));
+    HugeVector<float> work(static_cast<size_t>(2 * N * D)), buf;
     lightgcn_propagate(Ahat, ego(buf), D, cfg.layers, F.data(), work.data());
     return F;
 }

@@ -32,6 +32,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/huge_pages.h"
+
 #include "graph/adam.h"
 #include "graph/csr.h"
 #include "graph/node_features.h"
@@ -71,8 +73,9 @@ struct LightGcn {
     Csr R;                           // [U x I] training interactions
     Csr Ahat;                        // [N x N] normalized adjacency
     std::vector<int32_t> active;     // users with >= 1 training item
-    std::vector<float> E0;           // [N, D] ego embeddings (the parameters); with node features, the
-                                     // free part E of E0 = E + X W
+    HugeVector<float> E0;            // [N, D] ego embeddings (the parameters); with node features, the
+                                     // free part E of E0 = E + X W. On 2 MiB pages (huge_pages.h):
+                                     // the propagation gathers its rows at random.
     Adam adam;
     FeatureProj feat;                // optional node features and their projection (own Adam, same t)
     int64_t epoch = 0;               // completed epochs
@@ -93,10 +96,10 @@ struct LightGcn {
     // Final embeddings F [N, D].
     std::vector<float> final_embeddings() const;
     // The propagation's input: E0 itself, or E0 + X W (into `buf`) with features.
-    const float* ego(std::vector<float>& buf) const;
+    const float* ego(HugeVector<float>& buf) const;
 
    private:
-    std::vector<float> F_, dF_, G_, work_, ego_;  // [N, D] scratch
+    HugeVector<float> F_, dF_, G_, work_, ego_;  // [N, D] scratch (gathered at random rows too)
     std::vector<Triple> trip_;
     std::vector<std::vector<uint8_t>> ball_flag_;   // per batch: nodes within j hops of the batch
     std::vector<std::vector<int32_t>> ball_list_;

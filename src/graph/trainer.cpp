@@ -62,7 +62,7 @@ void draw_curves(const std::string& log_path, const std::string& curve_path, con
 }
 
 // ---- the two BPR model types behind one epoch loop ----
-std::vector<float>& param_vec(LightGcn& m) { return m.E0; }
+HugeVector<float>& param_vec(LightGcn& m) { return m.E0; }
 std::vector<float>& param_vec(Gnn& m) { return m.params; }
 const LightGcnConfig& base_cfg(const LightGcn& m) { return m.cfg; }
 const LightGcnConfig& base_cfg(const Gnn& m) { return m.cfg.base; }
@@ -152,7 +152,7 @@ void save_bpr_model(const Dataset& ds, Model& m, const std::string& kind, const 
     const size_t split = size_t(m.U) * size_t(r.dim);
     r.user_emb.assign(F.begin(), F.begin() + int64_t(split));
     r.item_emb.assign(F.begin() + int64_t(split), F.end());
-    r.state["params"] = param_vec(m);
+    r.state["params"].assign(param_vec(m).begin(), param_vec(m).end());
     r.state["adam_m"] = m.adam.m;
     r.state["adam_v"] = m.adam.v;
     if (m.feat.enabled()) {
@@ -217,7 +217,7 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         for (const char* s : {"adam_m", "adam_v"})
             TG_CHECK(r.state.count(s) && r.state[s].size() == NP, opt.out, ": checkpoint state '", s,
                      "' does not match the ", NP, " parameters");
-        param_vec(m) = r.state["params"];
+        param_vec(m).assign(r.state["params"].begin(), r.state["params"].end());
         m.adam.lr = cfg.lr;
         m.adam.m = r.state["adam_m"];
         m.adam.v = r.state["adam_v"];

@@ -127,7 +127,7 @@ double Gnn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     std::fill(grad, grad + n_params(), 0.f);
     const float inv = 1.f / float(K + 1);
     // cur = dL/dH_k, starting at the top layer with the mean's share.
-    std::vector<float> cur(static_cast<size_t>(ND)), next(static_cast<size_t>(ND)), dP(static_cast<size_t>(ND)),
+    HugeVector<float> cur(static_cast<size_t>(ND)), next(static_cast<size_t>(ND)), dP(static_cast<size_t>(ND)),
         dZ(static_cast<size_t>(ND)), tmp(static_cast<size_t>(ND));
     for (int64_t q = 0; q < ND; q++) cur[size_t(q)] = dF[size_t(q)] * inv;
     std::vector<float> dalpha, ds;

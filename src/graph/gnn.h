@@ -50,7 +50,7 @@ struct Gnn {
     Csr Ahat;                     // GCN: normalized adjacency; GAT: same structure, weights unused
     CsrT AT;                      // GAT: transpose with the edge permutation (for the backward)
     std::vector<int32_t> active;  // users with training items
-    std::vector<float> params;    // [N·D + K·D·D]
+    HugeVector<float> params;     // [N·D + K·D·D] (on 2 MiB pages: rows are gathered at random)
     Adam adam;
     FeatureProj feat;             // optional node features and their projection (own Adam, same t)
     int64_t epoch = 0;
@@ -69,10 +69,10 @@ struct Gnn {
    private:
     // Forward through all layers; keeps what the backward needs in the cache vectors when `keep`.
     void forward(std::vector<float>& F, bool keep) const;
-    mutable std::vector<std::vector<float>> H_, P_, Z_, S_;  // per layer caches (H_0 = E0 not stored)
-    mutable std::vector<float> ego_;                         // H_0 = E0 + X W with node features
+    mutable std::vector<HugeVector<float>> H_, P_, Z_, S_;  // per layer caches (H_0 = E0 not stored)
+    mutable HugeVector<float> ego_;                         // H_0 = E0 + X W with node features
     const float* input_layer() const;                        // H_0: params or ego_ (after forward)
-    std::vector<float> grad_;
+    HugeVector<float> grad_;
     std::vector<Triple> trip_;
 };
 

@@ -63,7 +63,7 @@ void draw_curves(const std::string& log_path, const std::string& curve_path, con
 
 // ---- the two BPR model types behind one epoch loop ----
 HugeVector<float>& param_vec(LightGcn& m) { return m.E0; }
-std::vector<float>& param_vec(Gnn& m) { return m.params; }
+HugeVector<float>& param_vec(Gnn& m) { return m.params; }
 const LightGcnConfig& base_cfg(const LightGcn& m) { return m.cfg; }
 const LightGcnConfig& base_cfg(const Gnn& m) { return m.cfg.base; }
 int heads_of(const LightGcn&) { return 0; }

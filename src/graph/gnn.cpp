@@ -127,8 +127,10 @@ double Gnn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     std::fill(grad, grad + n_params(), 0.f);
     const float inv = 1.f / float(K + 1);
     // cur = dL/dH_k, starting at the top layer with the mean's share.
-    HugeVector<float> cur(static_cast<size_t>(ND)), next(static_cast<size_t>(ND)), dP(static_cast<size_t>(ND)),
-        dZ(static_cast<size_t>(ND)), tmp(static_cast<size_t>(ND));
+    // Scratch kept between batches (each is fully overwritten before it is read): fresh 2 MiB-page buffers
+    // every batch would pay the page faults and the kernel's zeroing again and again.
+    for (auto* v : {&cur_, &next_, &dP_, &dZ_, &tmp_}) v->resize(size_t(ND));
+    auto &cur = cur_, &next = next_, &dP = dP_, &dZ = dZ_, &tmp = tmp_;
     for (int64_t q = 0; q < ND; q++) cur[size_t(q)] = dF[size_t(q)] * inv;
     std::vector<float> dalpha, ds;
     const float* H0 = input_layer();

@@ -73,6 +73,7 @@ struct Gnn {
     mutable HugeVector<float> ego_;                         // H_0 = E0 + X W with node features
     const float* input_layer() const;                        // H_0: params or ego_ (after forward)
     HugeVector<float> grad_;
+    HugeVector<float> cur_, next_, dP_, dZ_, tmp_;  // [N, D] backward scratch (loss_and_grad)
     std::vector<Triple> trip_;
 };
 

@@ -93,3 +93,51 @@ TEST_CASE("attention op: finite differences on q, k and v") {
         CHECK(worst <= 2e-3);
     }
 }
+
+TEST_CASE("attention op: packed variable-length sequences equal the padded op on the real rows") {
+    // attention_varlen on the real rows only vs attention() on the padded [B, T, C] with the -1e9 mask: outputs of
+    // the real rows and the gradients of the real rows of q, k, v (the padded op gives padded keys/values an
+    // exactly-zero gradient, which the packed op never sees). Lengths 0..T, including an empty sequence.
+    const int64_t B = 4, T = 11, NH = 3, D = 5, C = NH * D;
+    const std::vector<int64_t> len = {11, 3, 0, 8};
+    const float scale = 0.4f;
+    Tensor q = Tensor::randn({B, T, C}, 31).set_requires_grad(true);
+    Tensor k = Tensor::randn({B, T, C}, 32).set_requires_grad(true);
+    Tensor v = Tensor::randn({B, T, C}, 33).set_requires_grad(true);
+    Tensor w = Tensor::randn({B, T, C}, 34);
+    std::vector<float> m(size_t(B * T), 0.0f), mw(size_t(B * T), 0.0f);
+    std::vector<int64_t> rows, off = {0};
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t t = 0; t < T; t++)
+            if (t < len[size_t(b)]) rows.push_back(b * T + t), mw[size_t(b * T + t)] = 1.0f;
+            else m[size_t(b * T + t)] = -1e9f;
+        off.push_back(int64_t(rows.size()));
+    }
+    const int64_t N = int64_t(rows.size());
+    Tensor madd = Tensor::from_vector(m, {B, T}), keep = Tensor::from_vector(mw, {B, T, 1});
+    Tensor o1 = attention(q, k, v, madd, NH, scale);
+    sum(o1 * w * keep).backward();  // padded query rows do not count
+    const Tensor gq = q.grad(), gk = k.grad(), gv = v.grad();
+    q.zero_grad(), k.zero_grad(), v.zero_grad();
+    Tensor idx = Tensor::from_ints(rows, {N});
+    auto pack = [&](const Tensor& x) { return index_select(x.reshape({B * T, C}), 0, idx); };
+    Tensor o2 = attention_varlen(pack(q), pack(k), pack(v), off, NH, scale);
+    CHECK((o2.shape() == Shape{N, C}));
+    sum(o2 * pack(w)).backward();
+    CHECK(max_abs_diff(pack(o1).detach(), o2) <= 1e-6);
+    CHECK(max_abs_diff(pack(gq), pack(q.grad())) <= 1e-6);
+    CHECK(max_abs_diff(pack(gk), pack(k.grad())) <= 1e-6);
+    CHECK(max_abs_diff(pack(gv), pack(v.grad())) <= 1e-6);
+    // bad offsets are refused with a message
+    CHECK_THROWS_WITH_AS(attention_varlen(o2, o2, o2, {0, 5, 3, N}, NH, scale), doctest::Contains("decrease"), Error);
+    CHECK_THROWS_WITH_AS(attention_varlen(o2, o2, o2, {0, N - 1}, NH, scale), doctest::Contains("from 0 to N"), Error);
+}
+
+TEST_CASE("attention op: packed sequences of one length with dropout reproduce the padded op's mask") {
+    const int64_t B = 3, T = 6, NH = 2, D = 4, C = NH * D;
+    Tensor q = Tensor::randn({B, T, C}, 41), k = Tensor::randn({B, T, C}, 42), v = Tensor::randn({B, T, C}, 43);
+    Tensor o1 = attention(q, k, v, Tensor(), NH, 0.5f, 0.3f, 99);
+    Tensor o2 = attention_varlen(q.reshape({B * T, C}), k.reshape({B * T, C}), v.reshape({B * T, C}), {0, 6, 12, 18},
+                                 NH, 0.5f, 0.3f, 99);
+    CHECK(max_abs_diff(o1.reshape({B * T, C}), o2) == 0.0);
+}

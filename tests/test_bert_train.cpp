@@ -269,3 +269,70 @@ TEST_CASE("bert_train: recompute (activation checkpointing) gives the stored-act
     NoGradGuard ng;
     CHECK(!bert.forward(ids, mask, tt).requires_grad());
 }
+
+TEST_CASE("bert_train: padding-free (packed) encoder equals the padded computation on every real token") {
+    // pack_padding = false is the HuggingFace computation (every row of [B, T, C], -1e9 mask on padded keys);
+    // the packed path runs on the real tokens only. Same loss, same real rows, same gradient for every parameter
+    // (dropout off: the two paths index their masks differently). Masks: right padding of different lengths, a
+    // sequence with no padding, one with a hole in the middle (positions keep their ids) and one with none real.
+    BertConfig cfg;
+    cfg.vocab_size = 300, cfg.hidden_size = 64, cfg.num_hidden_layers = 2, cfg.num_attention_heads = 4;
+    cfg.intermediate_size = 128, cfg.max_position_embeddings = 64, cfg.type_vocab_size = 2;
+    nn::BertTrainable bert(cfg, 9);
+    bert.hidden_dropout = bert.attention_dropout = 0.0f;
+    const int64_t B = 5, T = 19, C = cfg.hidden_size;
+    std::vector<int64_t> idv(size_t(B * T)), mv(size_t(B * T)), ttv(size_t(B * T));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            const size_t k = size_t(b * T + t);
+            idv[k] = (b * 53 + t * 7 + 1) % 300, ttv[k] = t >= 9;
+            mv[k] = b == 0 ? 1 : b == 1 ? t < 4 : b == 2 ? t < 12 : b == 3 ? (t < 6 || (t >= 9 && t < 15)) : 0;
+        }
+    Tensor ids = Tensor::from_ints(idv, {B, T}, DType::i32), mask = Tensor::from_ints(mv, {B, T}, DType::i32),
+           tt = Tensor::from_ints(ttv, {B, T}, DType::i32);
+    Tensor r = Tensor::from_vector(test::rand_vec(size_t(B * T * C), 21), {B, T, C});
+    Tensor mf = nn::mask_to_f32(mask).reshape({B, T, 1});
+    auto run = [&](bool pack) {
+        bert.pack_padding = pack;
+        for (auto& [n, p] : bert.named_parameters()) p.zero_grad();
+        Tensor h = bert.forward(ids, mask, tt);
+        // a loss on every real token (not only pooled): sum(h · r · mask) + the mean-pooled vector
+        Tensor loss = sum(h * r * mf) + sum(bert.pool(h, mask, PoolMode::mean));
+        loss.backward();
+        std::map<std::string, std::vector<float>> g;
+        for (auto& [n, p] : bert.named_parameters())
+            if (p.grad().defined()) g[n] = p.grad().to_vector();
+        return std::make_tuple(loss.item(), h.detach().to_vector(), g);
+    };
+    const auto [l0, h0, g0] = run(false);
+    const auto [l1, h1, g1] = run(true);
+    CHECK(std::abs(l1 - l0) <= 1e-5 * std::abs(l0));
+    double dh = 0;
+    int64_t nonzero_pad = 0;
+    for (int64_t i = 0; i < B * T; i++)
+        for (int64_t c = 0; c < C; c++) {
+            const size_t k = size_t(i * C + c);
+            if (mv[size_t(i)]) dh = std::max(dh, double(std::fabs(h0[k] - h1[k])));
+            else nonzero_pad += h1[k] != 0.0f;
+        }
+    CHECK(dh <= 1e-5);
+    CHECK(nonzero_pad == 0);  // padded rows of the packed result are zeros
+    REQUIRE(g0.size() == g1.size());
+    double gmax = 0;
+    for (auto& [n, a] : g0) gmax = std::max(gmax, norm(a));
+    double worst = 0;
+    std::string worst_name;
+    for (auto& [n, a] : g0) {
+        const auto& b = g1.at(n);
+        REQUIRE(a.size() == b.size());
+        double d = 0;
+        for (size_t i = 0; i < a.size(); i++) d = std::max(d, double(std::fabs(a[i] - b[i])));
+        // The key biases' gradient is exactly zero in exact arithmetic (softmax ignores a per-query constant
+        // q·b_k): both paths give roundoff there, summed in different orders. Measured against the largest norm.
+        const bool key_bias = n.find("attention.self.key.bias") != std::string::npos;
+        const double rel = d / (key_bias ? gmax : std::max(norm(a), 1e-6));
+        if (rel > worst) worst = rel, worst_name = n;
+    }
+    MESSAGE("packed vs padded: worst max|dg|/|g| = ", worst, " (", worst_name, "), max |dh| = ", dh);
+    CHECK(worst < 1e-5);
+}

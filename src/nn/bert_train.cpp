@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "tensor/rng.h"
 #include "tensor/safetensors.h"
@@ -102,7 +104,8 @@ namespace {
 // What one encoder layer needs besides its input and weights; the dropout seeds are drawn before the layer
 // runs, so a recomputation (checkpoint) applies the very same masks.
 struct LayerCtx {
-    Tensor madd;        // additive padding mask [B, T]
+    Tensor madd;        // additive padding mask [B, T] (padded layout)
+    std::shared_ptr<const std::vector<int64_t>> offsets;  // packed layout: sequence b = rows off[b] .. off[b+1]
     int64_t NH;
     float scale, eps, p_att, p_hid;
     uint64_t s_att, s_out, s_ffn;  // dropout seeds: attention probabilities, attention output, FFN output
@@ -117,8 +120,9 @@ Tensor layer_forward(const std::vector<Tensor>& in, const LayerCtx& c) {
     auto drop = [&c](const Tensor& x, uint64_t seed) { return c.p_hid > 0.0f ? dropout(x, c.p_hid, true, seed) : x; };
     const Tensor& x0 = in[0];
     Tensor q = lin(x0, in[1], in[2]), k = lin(x0, in[3], in[4]), v = lin(x0, in[5], in[6]);  // [B, T, C]
-    // the heads are column blocks of q, k, v: [B, T, C] -> [B, T, C] (ops.h attention)
-    Tensor ctx = attention(q, k, v, c.madd, c.NH, c.scale, c.p_att, c.s_att);
+    // the heads are column blocks of q, k, v: [B, T, C] -> [B, T, C], or [N, C] -> [N, C] packed (ops.h attention)
+    Tensor ctx = c.offsets ? attention_varlen(q, k, v, *c.offsets, c.NH, c.scale, c.p_att, c.s_att)
+                           : attention(q, k, v, c.madd, c.NH, c.scale, c.p_att, c.s_att);
     Tensor x = layer_norm(drop(lin(ctx, in[7], in[8]), c.s_out) + x0, in[9], in[10], c.eps);
     Tensor f = gelu(lin(x, in[11], in[12]), c.gelu_tanh);
     return layer_norm(drop(lin(f, in[13], in[14]), c.s_ffn) + x, in[15], in[16], c.eps);
@@ -135,24 +139,55 @@ Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tenso
     TG_CHECK(ids.dim() == 2 && mask.shape() == ids.shape() && type_ids.shape() == ids.shape(),
              "BertTrainable::forward: ids ", ids.str(), ", mask ", mask.str(), ", type_ids ", type_ids.str(),
              " must all be [B, T]");
-    const int64_t T = ids.size(1), C = cfg_.hidden_size, NH = cfg_.num_attention_heads, D = C / NH;
+    const int64_t B = ids.size(0), T = ids.size(1), C = cfg_.hidden_size, NH = cfg_.num_attention_heads, D = C / NH;
     TG_CHECK(T <= cfg_.max_position_embeddings, "BertTrainable::forward: length ", T, " > max_position_embeddings ",
              cfg_.max_position_embeddings);
     const float eps = float(cfg_.layer_norm_eps);
+    const Tensor mf = mask_to_f32(mask);
 
-    // embeddings: [B,T,C] + [T,C] (broadcast over B) + [B,T,C]
-    Tensor pos_ids = Tensor::arange(T, DType::i64);
-    Tensor x = embedding(word_, ids) + embedding(pos_, pos_ids) + embedding(type_, type_ids);
+    // The real tokens, in order: flat index b·T + t of each, and where each sequence's run starts.
+    std::vector<int64_t> real;
+    auto offsets = std::make_shared<std::vector<int64_t>>(size_t(B) + 1, 0);
+    {
+        const float* pm = mf.data<float>();
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t t = 0; t < T; t++)
+                if (pm[b * T + t] != 0.0f) real.push_back(b * T + t);
+            (*offsets)[size_t(b) + 1] = int64_t(real.size());
+        }
+    }
+    const int64_t N = int64_t(real.size());
+    const bool packed = pack_padding && N < B * T;
+
+    Tensor x, madd;
+    if (packed) {
+        // Padding-free: the encoder runs on the N real tokens only, [N, C], sequence b in rows off[b] .. off[b+1].
+        // Each token keeps its position id t (as HuggingFace, which numbers positions 0..T-1 whatever the mask).
+        const Tensor id64 = ids.to(DType::i64).contiguous(), tt64 = type_ids.to(DType::i64).contiguous();
+        const int64_t *pi = id64.data<int64_t>(), *pt = tt64.data<int64_t>();
+        const size_t n = static_cast<size_t>(N);
+        std::vector<int64_t> w(n), pos(n), ty(n);
+        for (int64_t j = 0; j < N; j++) {
+            const int64_t r = real[size_t(j)];
+            w[size_t(j)] = pi[r], pos[size_t(j)] = r % T, ty[size_t(j)] = pt[r];
+        }
+        x = embedding(word_, Tensor::from_ints(w, {N})) + embedding(pos_, Tensor::from_ints(pos, {N})) +
+            embedding(type_, Tensor::from_ints(ty, {N}));
+    } else {
+        // embeddings: [B,T,C] + [T,C] (broadcast over B) + [B,T,C]
+        Tensor pos_ids = Tensor::arange(T, DType::i64);
+        x = embedding(word_, ids) + embedding(pos_, pos_ids) + embedding(type_, type_ids);
+        // additive padding mask [B, T]: 0 for real keys, -1e9 for padding (exp underflows to exactly 0)
+        madd = ((mf - 1.0f) * 1e9f).detach();
+    }
     x = drop(layer_norm(x, ln_emb_w_, ln_emb_b_, eps), hidden_dropout);
 
-    // additive padding mask [B, T]: 0 for real keys, -1e9 for padding (exp underflows to exactly 0)
-    Tensor madd = ((mask_to_f32(mask) - 1.0f) * 1e9f).detach();
     const float scale = 1.0f / std::sqrt(float(D));
     const float p_att = training() ? attention_dropout : 0.0f;
 
     for (const Layer& y : layers_) {
-        LayerCtx c{madd, NH, scale, eps, p_att, training() ? hidden_dropout : 0.0f, 0, 0, 0, bf16_matmul,
-                   cfg_.gelu_tanh()};
+        LayerCtx c{madd, packed ? offsets : nullptr, NH, scale, eps, p_att, training() ? hidden_dropout : 0.0f, 0, 0, 0,
+                   bf16_matmul, cfg_.gelu_tanh()};
         // seeds in the order the ops use them (attention, then the two hidden-state dropouts)
         if (c.p_att > 0.0f) c.s_att = default_generator().next_seed();
         if (c.p_hid > 0.0f) c.s_out = default_generator().next_seed(), c.s_ffn = default_generator().next_seed();
@@ -163,7 +198,12 @@ Tensor BertTrainable::forward(const Tensor& ids, const Tensor& mask, const Tenso
         else
             x = layer_forward(in, c);
     }
-    return x;
+    if (!packed) return x;
+    // Back to [B, T, C]: row b·T + t reads packed row j for a real token, else a zero row appended after the N
+    // real ones (index_select's backward scatters the gradient of the real rows back; the zero row's is dropped).
+    std::vector<int64_t> src(size_t(B * T), N);
+    for (int64_t j = 0; j < N; j++) src[size_t(real[size_t(j)])] = j;
+    return index_select(concat({x, Tensor::zeros({1, C})}, 0), 0, Tensor::from_ints(src, {B * T})).reshape({B, T, C});
 }
 
 Tensor BertTrainable::pooler(const Tensor& hidden) const {

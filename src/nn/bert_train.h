@@ -19,8 +19,12 @@
 //     x     = LayerNorm(dropout(a Woᵀ + bo) + x)
 //     x     = LayerNorm(dropout(gelu(x W1ᵀ + b1) W2ᵀ + b2) + x)
 //   pooler(x) = tanh(x[:, 0] Wpᵀ + bp)                                                        [B, C]
-// Padded query rows compute something (they attend to the real keys) but nothing downstream reads them:
-// pooling masks them out (pool()).
+// Padding-free by default (pack_padding): when the mask has padding, the encoder runs on the real tokens only,
+// packed as [N, C] (N = number of real tokens; attention per sequence with tg::attention_varlen), and the
+// result is scattered back to [B, T, C] with zero rows at the padding. That equals the padded computation on
+// every real row (softmax over the real keys is what the -1e9 mask computes) at N/(B·T) of the Linear work and
+// Σ T_b² / (B·T²) of the attention work. Padded rows are zero; HuggingFace computes values there (padded
+// queries attend to the real keys) that nothing downstream reads: pooling masks them out (pool()).
 //
 // Parameter names ARE the HuggingFace names without the "bert." prefix ("embeddings.word_embeddings.weight",
 // "encoder.layer.3.attention.self.query.weight", "pooler.dense.weight", ... — the table in
@@ -71,6 +75,9 @@ class BertTrainable : public Module {
     // instead of all of them (long inputs, big batches), for about one extra forward per step. Gradients
     // equal the stored-activation path's up to summation order; dropout masks are the same.
     bool recompute = false;
+    // Skip the padding (above). Off: every row of [B, T, C] is computed, as HuggingFace does. Hidden-state dropout
+    // masks are indexed by the layout, so with dropout on the two paths draw different (equally valid) masks.
+    bool pack_padding = true;
 
    private:
     struct Layer {

@@ -88,6 +88,12 @@ Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed);
 // probabilities with the mask of dropout(·, p, true, seed) on a [B, NH, T, T] tensor; p = 0: none.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask_add, int64_t num_heads,
                  float scale, float p = 0.0f, uint64_t seed = 0);
+// The same on packed variable-length sequences: q, k, v [N, C] hold B sequences back to back, sequence b in rows
+// offsets[b] .. offsets[b+1] (B + 1 non-decreasing offsets from 0 to N); each attends only to its own rows, so
+// no mask and no work on padding. Dropout: block (b, h) of the mask starts at flat index
+// NH·Σ_{b'<b} T_b'² + h·T_b² (T_b = offsets[b+1] - offsets[b]); equal lengths give attention()'s mask.
+Tensor attention_varlen(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int64_t>& offsets,
+                        int64_t num_heads, float scale, float p = 0.0f, uint64_t seed = 0);
 
 // ---- indexing ----
 Tensor concat(const std::vector<Tensor>& ts, int64_t axis);

@@ -67,17 +67,38 @@ TEST_CASE("allocator: size classes, reuse across nearby sizes, oldest-first evic
     void* y = cpu_alloc(size_t(3) << 19);
     CHECK(y == x[2]);  // the most recently freed one comes back first
     cpu_free(y, size_t(3) << 19);
-    // a miss keeps in use + cached within the high-water mark of in use: two cached 1.5 MiB blocks make room
-    // for a 2.5 MiB request (a class none of them fits) when the most ever in use was 4.5 MiB (3 x 1.5)
+    // a miss keeps in use + cached within 1.25 x the high-water mark of in use: two cached 1.5 MiB blocks make
+    // room for a 3.5 MiB request (a class none of them fits) when the most ever in use was 4.5 MiB (3 x 1.5)
     cpu_allocator_empty_cache();
     cpu_allocator_reset_peak();  // other tests' peaks must not count
     for (auto& p : x) p = cpu_alloc(size_t(3) << 19);
     for (auto& p : x) cpu_free(p, size_t(3) << 19);  // 2 cached (4 MiB limit), 1 evicted
     s0 = cpu_allocator_stats();
-    void* big = cpu_alloc(size_t(5) << 19);  // 2.5 MiB: 3 MiB cached + 2.5 > 4.5 MiB -> one eviction
+    void* big = cpu_alloc(size_t(7) << 19);  // 3.5 MiB: 3 MiB cached + 3.5 > 1.25 x 4.5 MiB -> one eviction
     CHECK(cpu_allocator_stats().evictions == s0.evictions + 1);
     CHECK(cpu_allocator_stats().bytes_cached == cpu_alloc_size_class(size_t(3) << 19));
-    cpu_free(big, size_t(5) << 19);
+    cpu_free(big, size_t(7) << 19);
+    // best fit: with no block of its class cached, a 1.25 MiB request takes the cached 2.5 MiB block (at most
+    // twice its size), counts it at its real size while lent, and files it back under that size when freed
+    cpu_allocator_set_cache_limit(0);
+    cpu_allocator_set_cache_limit(size_t(4) << 20);
+    void* blk = cpu_alloc(size_t(5) << 19);
+    cpu_free(blk, size_t(5) << 19);
+    s0 = cpu_allocator_stats();
+    void* small = cpu_alloc(size_t(5) << 18);
+    CHECK(small == blk);
+    CHECK(cpu_allocator_stats().bytes_in_use == s0.bytes_in_use + cpu_alloc_size_class(size_t(5) << 19));
+    CHECK(cpu_allocator_stats().bytes_cached == 0);
+    cpu_free(small, size_t(5) << 18);
+    CHECK(cpu_allocator_stats().bytes_in_use == s0.bytes_in_use);
+    CHECK(cpu_allocator_stats().bytes_cached == cpu_alloc_size_class(size_t(5) << 19));
+    void* again = cpu_alloc(size_t(5) << 19);  // found again under its own class
+    CHECK(again == blk);
+    CHECK(cpu_allocator_stats().hits == s0.hits + 2);
+    cpu_free(again, size_t(5) << 19);
+    void* tiny = cpu_alloc(size_t(1) << 19);  // 0.5 MiB: less than half, not served by the 2.5 MiB block
+    CHECK(tiny != blk);
+    cpu_free(tiny, size_t(1) << 19);
     cpu_allocator_set_cache_limit(0);  // evicts everything
     CHECK(cpu_allocator_stats().bytes_cached == 0);
     cpu_allocator_set_cache_limit(old_limit);

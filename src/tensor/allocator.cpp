@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include <sys/mman.h>
 
@@ -32,6 +33,9 @@ struct Cache {
         void* p;
     };
     std::map<uint64_t, Block> by_age;  // free sequence number -> block
+    // Blocks lent out for a request of a smaller class (best fit, see cpu_alloc): pointer -> the block's class,
+    // so that cpu_free (which gets the request's size) files it back under its real size.
+    std::unordered_map<void*, size_t> lent_larger;
     uint64_t next_seq = 0;
     AllocatorStats stats;
     size_t limit = 0;
@@ -54,16 +58,26 @@ struct Cache {
             stats.evictions++;
         }
     }
-    // Remove the cached block with sequence number seq and class sz from both maps (lock held).
+    // Remove the cached block with sequence number seq and class sz from both maps (lock held). Equal keys of a
+    // multimap keep their insertion order, so the oldest block of a class (eviction) is found first.
     void forget(size_t sz, uint64_t seq) {
         auto [lo, hi] = by_class.equal_range(sz);
         for (auto it = lo; it != hi; ++it)
             if (it->second == seq) {
-                by_class.erase(it);
-                break;
+                take(it);
+                return;
             }
-        by_age.erase(seq);
+    }
+    // Remove the cached block `it` points at (by_class) from both maps and return its pointer (lock held). Taking
+    // the newest of a class by its iterator costs O(log n) even with 100,000 blocks of that class cached.
+    void* take(std::multimap<size_t, uint64_t>::iterator it) {
+        const size_t sz = it->first;
+        const auto age = by_age.find(it->second);
+        void* p = age->second.p;
+        by_class.erase(it);
+        by_age.erase(age);
         stats.bytes_cached -= sz;
+        return p;
     }
 };
 
@@ -108,18 +122,36 @@ void* cpu_alloc(size_t nbytes) {
         std::lock_guard<std::mutex> lock(c.mu);
         auto [lo, hi] = c.by_class.equal_range(sz);
         if (lo != hi) {
-            const uint64_t seq = std::prev(hi)->second;  // the most recently freed of this class
-            void* p = c.by_age.at(seq).p;
-            c.forget(sz, seq);
+            void* p = c.take(std::prev(hi));  // the most recently freed of this class
             c.stats.bytes_in_use += sz;
             if (c.stats.bytes_in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.bytes_in_use;
             c.stats.hits++;
             return p;
         }
-        // A miss. Keep the footprint (in use + cached) within the high-water mark of what was ever in use at
-        // once: cached blocks that did not fit this request make room for it, oldest first. Without this
-        // the cache filled up with blocks of batch shapes that never came back (RSS = peak + the limit).
-        const size_t bound = std::max(c.stats.peak_in_use, c.stats.bytes_in_use + sz);
+        // Best fit among the larger classes, up to twice the request: a packed batch of 1,837 tokens then reuses
+        // the blocks of the previous batch's 2,010 instead of mapping fresh ones (whose pages the kernel would
+        // fault in and zero one by one: ~15% of a fine-tuning step before this). Only mapped blocks — smaller
+        // ones come from malloc, which reuses memory by itself.
+        if (sz >= kMapFrom) {
+            const auto bigger = c.by_class.lower_bound(sz);
+            if (bigger != c.by_class.end() && bigger->first <= 2 * sz) {
+                const size_t cls = bigger->first;
+                void* p = c.take(std::prev(c.by_class.upper_bound(cls)));  // the newest of that class
+                c.lent_larger.emplace(p, cls);
+                c.stats.bytes_in_use += cls;
+                if (c.stats.bytes_in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.bytes_in_use;
+                c.stats.hits++;
+                return p;
+            }
+        }
+        // A miss. Keep the footprint (in use + cached) within 1.25 x the high-water mark of what was ever in use
+        // at once: cached blocks that did not fit this request make room for it, oldest first. Without a bound
+        // the cache filled up with blocks of batch shapes that never came back (RSS = peak + the limit). Without
+        // the 25% slack, steps whose shapes change (packed batches) evicted the blocks the next step wanted:
+        // MiniLM-L6 fine-tuning, 32 x 128 packed, had 158 misses, 75,000 page faults (310 MB of zeroed pages)
+        // and 700 ms per step at a bound of 1.0 x the peak; 9 misses, 23 faults and 615 ms at 1.25 x (RSS
+        // 736 -> 818 MB).
+        const size_t peak = c.stats.peak_in_use, bound = std::max(peak + peak / 4, c.stats.bytes_in_use + sz);
         c.evict_to(bound - c.stats.bytes_in_use - sz);
     }
     void* p = os_alloc(sz);
@@ -137,9 +169,13 @@ void* cpu_alloc(size_t nbytes) {
 
 void cpu_free(void* p, size_t nbytes) {
     if (!p) return;
-    const size_t sz = cpu_alloc_size_class(nbytes);
+    size_t sz = cpu_alloc_size_class(nbytes);
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
+    if (!c.lent_larger.empty()) {
+        const auto it = c.lent_larger.find(p);
+        if (it != c.lent_larger.end()) sz = it->second, c.lent_larger.erase(it);
+    }
     c.stats.bytes_in_use -= sz;
     if (sz > c.limit) {  // could never be cached
         os_free(p, sz);

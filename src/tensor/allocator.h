@@ -9,10 +9,13 @@
 // when a free would exceed that, the blocks cached longest ago go back to the OS first (a block freed just
 // now is the one most likely to be asked for again). A request takes the most recently freed block of its
 // class (its pages are the likeliest to be in cache). A request the cache cannot serve first evicts cached
-// blocks (oldest first) so that in use + cached stays within the largest amount ever in use at once: the
-// footprint follows the working set instead of growing by the limit (fine-tuning MiniLM-L6 with
-// length-bucketed batches: peak RSS 2.26 -> 1.29 GB). Blocks of 256 KiB and more come from mmap and go back
-// with munmap, so an eviction really returns their pages to the OS.
+// blocks (oldest first) so that in use + cached stays within 1.25 x the largest amount ever in use at once:
+// the footprint follows the working set instead of growing by the limit (fine-tuning MiniLM-L6 with
+// length-bucketed batches: peak RSS 2.26 -> 1.29 GB at 1.0 x; the 25% slack keeps steps of changing shapes
+// from evicting each other's blocks, see cpu_alloc). Blocks of 256 KiB and more come from mmap and go back
+// with munmap, so an eviction really returns their pages to the OS. A request for such a block that finds
+// none of its class cached takes the smallest cached block of up to twice its size (best fit): padding-free
+// batches change size every step, and a fresh mapping costs a page fault and a zeroed page per 4 KiB.
 //
 // 64-byte alignment = one cache line = one AVX-512 vector, so kernels may use aligned loads on the
 // start of every tensor. Thread-safe (one mutex; allocations are per tensor, not per element).
@@ -22,7 +25,7 @@
 namespace tg {
 
 void* cpu_alloc(size_t nbytes);            // never returns nullptr (throws tg::Error); nbytes may be 0
-size_t cpu_alloc_size_class(size_t nbytes); // the bytes cpu_alloc really reserves for nbytes
+size_t cpu_alloc_size_class(size_t nbytes); // the bytes cpu_alloc reserves for nbytes (a reused block may be larger)
 void cpu_free(void* p, size_t nbytes);     // nbytes must be the size passed to cpu_alloc
 
 struct AllocatorStats {

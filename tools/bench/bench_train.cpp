@@ -12,8 +12,11 @@
 // --matmul bf16 runs the encoder's Linears on bf16 GEMM operands (BertTrainable::bf16_matmul, autocast style).
 // Step s uses rows [s·B, (s+1)·B) mod N. After --warmup steps, --steps timed steps; prints
 //   {"impl":"tastegraph","threads":2,"batch":B,"seq":T,"steps":S,"ms_per_step":..(median),"samples_per_s":..,
-//    "fwd_ms":..,"bwd_ms":..,"opt_ms":..,"peak_rss_mb":..,"losses":[every step's loss]}
+//    "fwd_ms":..,"bwd_ms":..,"opt_ms":..,"peak_rss_mb":..,"page_faults_per_step":..,"alloc_misses_per_step":..,
+//    "alloc_evictions_per_step":..,"losses":[every step's loss]}
 // peak_rss_mb is the process's peak resident set (VmHWM): weights, activations, gradients and Adam moments.
+// page_faults_per_step (minor faults over the timed steps / steps) counts fresh zeroed 4 KiB pages, i.e. memory
+// the caching allocator (tensor/allocator.h) did not reuse; alloc_* are its misses and evictions per step.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,10 +25,13 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "nn/bert_train.h"
 #include "nn/finetune.h"
 #include "nn/heads.h"
 #include "nn/optim.h"
+#include "tensor/allocator.h"
 #include "tensor/npy.h"
 #include "tensor/parallel.h"
 
@@ -41,6 +47,13 @@ static double peak_rss_mb() {
         if (std::strncmp(line, "VmHWM:", 6) == 0) mb = std::atof(line + 6) / 1024.0;
     std::fclose(f);
     return mb;
+}
+
+// Minor page faults so far (each one a fresh 4 KiB page the kernel zeroed: memory that was not reused).
+static long minor_faults() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
 }
 
 static Tensor load_npy(const std::string& path) {
@@ -115,6 +128,8 @@ int main(int argc, char** argv) {
         auto ms = [](clock::time_point a, clock::time_point b) {
             return 1e3 * std::chrono::duration<double>(b - a).count();
         };
+        long faults0 = 0;
+        AllocatorStats alloc0;
         for (int64_t s = 0; s < warmup + steps; ++s) {
             const Tensor x = Tensor::empty({B, T}, DType::i32), m = Tensor::empty({B, T}, DType::i32);
             const Tensor y = Tensor::empty({B}, DType::i64);
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
                 y.data<int64_t>()[i] = labels.data<int64_t>()[r];
             }
 
+            if (s == warmup) faults0 = minor_faults(), alloc0 = cpu_allocator_stats();
             const auto t0 = clock::now();
             Tensor h = bert->forward(x, m, tt);
             Tensor z = bert->pool(h, m, PoolMode::mean);
@@ -147,6 +163,8 @@ int main(int argc, char** argv) {
             }
         }
         const double med = median(step_ms);
+        const AllocatorStats alloc1 = cpu_allocator_stats();
+        const double per = 1.0 / double(steps);
         std::string ls;
         for (double l : losses) {
             char b[32];
@@ -155,9 +173,12 @@ int main(int argc, char** argv) {
         }
         std::printf("{\"impl\":\"tastegraph\",\"matmul\":\"%s\",\"threads\":%d,\"batch\":%lld,\"seq\":%lld,\"steps\":%lld,"
                     "\"ms_per_step\":%.2f,\"samples_per_s\":%.2f,\"fwd_ms\":%.2f,\"bwd_ms\":%.2f,\"opt_ms\":%.2f,"
-                    "\"peak_rss_mb\":%.1f,\"losses\":[%s]}\n",
+                    "\"peak_rss_mb\":%.1f,\"page_faults_per_step\":%.0f,\"alloc_misses_per_step\":%.1f,"
+                    "\"alloc_evictions_per_step\":%.1f,\"losses\":[%s]}\n",
                     matmul.c_str(), threads, (long long)B, (long long)T, (long long)steps, med, 1e3 * double(B) / med,
-                    median(fwd_ms), median(bwd_ms), median(opt_ms), peak_rss_mb(), ls.c_str());
+                    median(fwd_ms), median(bwd_ms), median(opt_ms), peak_rss_mb(), per * double(minor_faults() - faults0),
+                    per * double(alloc1.misses - alloc0.misses), per * double(alloc1.evictions - alloc0.evictions),
+                    ls.c_str());
         std::fflush(stdout);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_train: error: %s\n", e.what());

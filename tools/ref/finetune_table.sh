@@ -1,0 +1,57 @@
+#!/bin/bash
+# finetune_table.sh — the issue-4 results table (docs/finetune.md): every run of (a)-(e) on the committed split,
+# two at a time with 1 thread each, then tools/ref/finetune_table.py prints mean ± sd over the seeds.
+#
+#   tools/ref/finetune_table.sh [RUNS...]        default: b e (seeds 42 1 2), ds dc (42 1 2), c a (42)
+#   RUN = KIND_sSEED, KIND one of:
+#     a   frozen encoder + linear heads (lr 5e-3)      b   full fine-tuning, fixed weights 1:1 (lr 3e-4)
+#     c   full fine-tuning, uncertainty weighting      dc / ds   single task: category / sentiment alone
+#     w   full fine-tuning, fixed weights category 2 : sentiment 1
+#     e   (b) in PyTorch + transformers (tools/ref/finetune_reference.py, scores the test split itself)
+#
+# Needs /tmp/shop/{train,valid,test}.csv (python3 tools/ref/make_split.py --materialize /tmp/shop) and the
+# encoder in weights/zh-small (tastegraph pretrain, see docs/finetune.md). Results: runs/ft/RUN/ (ours:
+# test_scores.json from `tastegraph predict` + tools/ref/score_predictions.py; PyTorch: report.json).
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build/tastegraph}
+SHOP=${SHOP:-/tmp/shop}
+MODEL=${MODEL:-weights/zh-small}
+OUT=${OUT:-runs/ft}
+
+one() {
+    local name=$1 kind=${1%_s*} seed=${1##*_s} out=$OUT/$1
+    local C="--train $SHOP/train.csv --valid $SHOP/valid.csv --text review --epochs 2 --batch 32 --max-len 64 --threads 1 --seed $seed"
+    local both="--task category:softmax:cat --task sentiment:binary:label" T
+    case $kind in
+        dc) T="--task category:softmax:cat" ;;
+        w) T="--task category:softmax:cat:2 --task sentiment:binary:label:1" ;;
+        ds) T="--task sentiment:binary:label" ;;
+        *) T=$both ;;
+    esac
+    {
+        case $kind in
+            a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
+            b | dc | ds | w) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
+            c) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --balance uncertainty -o "$out" ;;
+            e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \
+                   --epochs 2 --threads 1 --seed "$seed" ;;
+            *) echo "finetune_table: unknown run kind '$kind' in $name" >&2; return 2 ;;
+        esac && if [ "$kind" = w ]; then T=$both; fi && if [ "$kind" != e ]; then
+            "$BIN" predict -m "$out" -i "$SHOP/test.csv" -o "$out/test_pred.jsonl" &&
+                python3 tools/ref/score_predictions.py --pred "$out/test_pred.jsonl" --truth "$SHOP/test.csv" $T \
+                    --json > "$out/test_scores.json"
+        fi
+    } > "$OUT/$name.log" 2>&1
+    local rc=$?
+    echo "$name rc=$rc $(date +%T)" >> "$OUT/done.txt"
+    return $rc
+}
+export -f one
+export BIN SHOP MODEL OUT
+
+runs=("$@")
+[ ${#runs[@]} -eq 0 ] && runs=(b_s42 e_s42 b_s1 e_s1 b_s2 e_s2 ds_s42 dc_s42 ds_s1 dc_s1 ds_s2 dc_s2 c_s42 a_s42)
+mkdir -p "$OUT"
+printf '%s\n' "${runs[@]}" | xargs -P 2 -I{} bash -c 'one {}'
+python3 tools/ref/finetune_table.py "$OUT"

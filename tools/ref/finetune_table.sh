@@ -22,13 +22,15 @@ OUT=${OUT:-runs/ft}
 one() {
     local name=$1 kind=${1%_s*} seed=${1##*_s} out=$OUT/$1
     local C="--train $SHOP/train.csv --valid $SHOP/valid.csv --text review --epochs 2 --batch 32 --max-len 64 --threads 1 --seed $seed"
-    local both="--task category:softmax:cat --task sentiment:binary:label" T
+    # T: the tasks a run trains; S: the tasks its predictions are scored on (no loss weights)
+    local S T
     case $kind in
-        dc) T="--task category:softmax:cat" ;;
-        w) T="--task category:softmax:cat:2 --task sentiment:binary:label:1" ;;
-        ds) T="--task sentiment:binary:label" ;;
-        *) T=$both ;;
+        dc) S="--task category:softmax:cat" ;;
+        ds) S="--task sentiment:binary:label" ;;
+        *) S="--task category:softmax:cat --task sentiment:binary:label" ;;
     esac
+    T=$S
+    [ "$kind" = w ] && T="--task category:softmax:cat:2 --task sentiment:binary:label:1"
     {
         case $kind in
             a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
@@ -37,9 +39,9 @@ one() {
             e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \
                    --epochs 2 --threads 1 --seed "$seed" ;;
             *) echo "finetune_table: unknown run kind '$kind' in $name" >&2; return 2 ;;
-        esac && if [ "$kind" = w ]; then T=$both; fi && if [ "$kind" != e ]; then
+        esac && if [ "$kind" != e ]; then
             "$BIN" predict -m "$out" -i "$SHOP/test.csv" -o "$out/test_pred.jsonl" &&
-                python3 tools/ref/score_predictions.py --pred "$out/test_pred.jsonl" --truth "$SHOP/test.csv" $T \
+                python3 tools/ref/score_predictions.py --pred "$out/test_pred.jsonl" --truth "$SHOP/test.csv" $S \
                     --json > "$out/test_scores.json"
         fi
     } > "$OUT/$name.log" 2>&1

@@ -18,13 +18,13 @@
 //   dS  = P ⊙ (dP − rowsum(dP ⊙ P))                       (softmax backward, in place)
 //   dQ  = scale · dS K;     dK = scale · dSᵀ Q
 // Each (b, h) writes its own column block of dq, dk, dv: results do not depend on the thread count.
+// The composite version (reshape/permute + matmul + softmax + dropout ops) computes the same numbers; the
+// tests compare the two (tests/test_attention_op.cpp) and the whole model against PyTorch.
 //
 // attention_varlen is the same op on PACKED sequences: q, k, v [N, C] hold B sequences of lengths T_b back to
 // back (no padding rows at all), sequence b attends within its own rows, and the work per (b, h) is T_b² instead
 // of T². The training encoder (nn/bert_train.cpp) uses it to skip the padding of a batch: softmax over the real
 // keys only is exactly what the -1e9 padding mask computes, so the real rows' results are the same.
-// The composite version (reshape/permute + matmul + softmax + dropout ops) computes the same numbers; the
-// tests compare the two (tests/test_attention_op.cpp) and the whole model against PyTorch.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

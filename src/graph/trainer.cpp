@@ -1,10 +1,12 @@
 // trainer.cpp — epoch loop, evaluation, logging and checkpoints for the recommenders (see trainer.h).
 #include "graph/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <tuple>
+#include <vector>
 
 #include "graph/gnn.h"
 #include "graph/model_io.h"
@@ -64,6 +66,8 @@ void draw_curves(const std::string& log_path, const std::string& curve_path, con
 // ---- the two BPR model types behind one epoch loop ----
 HugeVector<float>& param_vec(LightGcn& m) { return m.E0; }
 HugeVector<float>& param_vec(Gnn& m) { return m.params; }
+const HugeVector<float>& param_vec(const LightGcn& m) { return m.E0; }
+const HugeVector<float>& param_vec(const Gnn& m) { return m.params; }
 const LightGcnConfig& base_cfg(const LightGcn& m) { return m.cfg; }
 const LightGcnConfig& base_cfg(const Gnn& m) { return m.cfg.base; }
 int heads_of(const LightGcn&) { return 0; }
@@ -81,6 +85,60 @@ void set_config(Gnn& m, const LightGcnConfig& c, const std::string& kind, int he
     m.cfg.base = c;
     m.cfg.attention = kind == "gat";
     m.cfg.heads = heads;
+}
+
+// ---- weight averaging (TrainOptions::average_from) ----
+// Stochastic weight averaging (Izmailov et al., 2018): keep the running mean of the trainable parameters
+// (ego embeddings, GCN/GAT layer weights, the feature projection W) over the epochs from `from` on, and
+// score with the averaged model. Late in a run at a constant learning rate the iterates wander around a
+// flat optimum; their mean sits nearer its centre than any one of them, which a learning-rate decay
+// approaches only by shrinking the steps. For LightGCN the final embeddings are linear in E0, so the
+// averaged model's embeddings are also the mean of the iterates' embeddings.
+struct WeightAverage {
+    int64_t from = 0;    // first averaged epoch (0 = off)
+    int64_t count = 0;   // epochs averaged so far
+    std::vector<float> params, feat_W;
+
+    bool active() const { return count > 0; }
+    // After epoch `epoch` has finished: fold the model's parameters into the mean.
+    template <typename Model>
+    void add(const Model& m, int64_t epoch) {
+        if (from <= 0 || epoch < from) return;
+        count++;
+        fold(params, param_vec(m), count);
+        fold(feat_W, m.feat.W, count);
+    }
+    // Exchange the model's parameters with the averages (twice = back where it was, bit for bit).
+    template <typename Model>
+    void swap_with(Model& m) {
+        auto& p = param_vec(m);
+        std::swap_ranges(p.begin(), p.end(), params.begin());
+        std::swap_ranges(m.feat.W.begin(), m.feat.W.end(), feat_W.begin());
+    }
+
+  private:
+    template <typename Vec>
+    static void fold(std::vector<float>& mean, const Vec& x, int64_t n) {
+        if (n == 1) {
+            mean.assign(x.begin(), x.end());
+            return;
+        }
+        const float w = 1.f / float(n);
+        for (size_t k = 0; k < mean.size(); k++) mean[k] += (x[k] - mean[k]) * w;
+    }
+};
+
+// Run f with the averaged parameters in the model when averaging is active (restored afterwards).
+template <typename Model, typename F>
+auto with_average(Model& m, WeightAverage& avg, F&& f) {
+    if (!avg.active()) return f();
+    avg.swap_with(m);
+    struct Back {
+        Model& m;
+        WeightAverage& a;
+        ~Back() { a.swap_with(m); }
+    } back{m, avg};
+    return f();
 }
 
 // ---- node features (node_features.h) ----
@@ -130,7 +188,7 @@ void check_resume_features(const json::Value& c, const FeatureProj& f, const std
 }
 
 template <typename Model>
-std::string model_config_json(const Model& m, double train_seconds, const Metrics* last) {
+std::string model_config_json(const Model& m, const WeightAverage& avg, double train_seconds, const Metrics* last) {
     const auto& c = base_cfg(m);
     std::string j = "{\"dim\":" + std::to_string(c.dim) + ",\"layers\":" + std::to_string(c.layers) +
                     ",\"lr\":" + fmt("%.9g", c.lr) + ",\"reg\":" + fmt("%.9g", c.reg) +
@@ -139,16 +197,20 @@ std::string model_config_json(const Model& m, double train_seconds, const Metric
                     ",\"adam_t\":" + std::to_string(m.adam.t) + ",\"train_seconds\":" + fmt("%.3f", train_seconds);
     if (heads_of(m) > 0) j += ",\"heads\":" + std::to_string(heads_of(m));
     j += features_json(m.feat);
+    if (avg.from > 0)
+        j += ",\"average_from\":" + std::to_string(avg.from) + ",\"average_count\":" + std::to_string(avg.count);
     if (last && last->n_users > 0) j += ",\"metrics\":" + last->to_json();
     return j + "}";
 }
 
+// The scoring embeddings are the averaged model's when weight averaging is active; the state holds the
+// iterate (what training continues from) and the averages.
 template <typename Model>
-void save_bpr_model(const Dataset& ds, Model& m, const std::string& kind, const std::string& path,
+void save_bpr_model(const Dataset& ds, Model& m, WeightAverage& avg, const std::string& kind, const std::string& path,
                     double train_seconds, const Metrics* last) {
     RecModel r = base_model(ds, kind);
     r.dim = base_cfg(m).dim;
-    auto F = m.final_embeddings();
+    auto F = with_average(m, avg, [&] { return m.final_embeddings(); });
     const size_t split = size_t(m.U) * size_t(r.dim);
     r.user_emb.assign(F.begin(), F.begin() + int64_t(split));
     r.item_emb.assign(F.begin() + int64_t(split), F.end());
@@ -160,7 +222,11 @@ void save_bpr_model(const Dataset& ds, Model& m, const std::string& kind, const 
         r.state["feat_adam_m"] = m.feat.adam.m;
         r.state["feat_adam_v"] = m.feat.adam.v;
     }
-    r.config_json = model_config_json(m, train_seconds, last);
+    if (avg.active()) {
+        r.state["average_params"] = avg.params;
+        if (m.feat.enabled()) r.state["average_feat_W"] = avg.feat_W;
+    }
+    r.config_json = model_config_json(m, avg, train_seconds, last);
     save_model(path, r);
 }
 
@@ -183,6 +249,8 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
     const std::string& kind = opt.model;
     const std::string title = kind == "lightgcn" ? "LightGCN" : kind == "gcn" ? "GCN" : "GAT";
     double train_seconds = 0;
+    WeightAverage avg;
+    avg.from = opt.average_from;
     NodeFeatures user_feat, item_feat;
     load_features(ds, opt, user_feat, item_feat);
     const bool features = user_feat.F > 0 || item_feat.F > 0;
@@ -236,6 +304,30 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
             m.feat.adam.t = m.adam.t;  // the two Adams step together
         }
         train_seconds = c.get_number("train_seconds", 0);
+        // Weight averaging continues from the checkpoint unless --average-from names another start.
+        const int64_t saved_from = c.get_int("average_from", 0), saved_count = c.get_int("average_count", 0);
+        if (!opt.override_average || opt.average_from == saved_from) {
+            avg.from = saved_from;
+            avg.count = saved_count;
+            if (avg.count > 0) {
+                TG_CHECK(r.state.count("average_params") && r.state["average_params"].size() == NP, opt.out,
+                         ": checkpoint averages ", avg.count, " epochs but its state 'average_params' does not",
+                         " match the ", NP, " parameters");
+                avg.params = std::move(r.state["average_params"]);
+                if (features) {
+                    TG_CHECK(r.state.count("average_feat_W") && r.state["average_feat_W"].size() == m.feat.W.size(),
+                             opt.out, ": checkpoint state 'average_feat_W' does not match the feature projection");
+                    avg.feat_W = std::move(r.state["average_feat_W"]);
+                }
+            }
+        } else if (!opt.quiet) {
+            const std::string now = opt.average_from > 0 ? str("from epoch ", opt.average_from) : std::string("off");
+            if (saved_from > 0)
+                std::fprintf(stderr, "resume: weight averaging %s (was from epoch %lld, %lld epochs averaged: dropped)\n",
+                             now.c_str(), (long long)saved_from, (long long)saved_count);
+            else
+                std::fprintf(stderr, "resume: weight averaging %s\n", now.c_str());
+        }
         if (!opt.quiet)
             std::fprintf(stderr, "resuming %s at epoch %lld (hyperparameters from the checkpoint unless overridden)\n", opt.out.c_str(),
                      (long long)m.epoch);
@@ -269,20 +361,31 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
         const bool out_of_time = opt.max_minutes > 0 && since(wall0) > opt.max_minutes * 60;
         const bool final_epoch = m.epoch >= opt.epochs || out_of_time;
         const bool eval_now = has_test && ((opt.eval_every > 0 && m.epoch % opt.eval_every == 0) || final_epoch);
+        avg.add(m, m.epoch);
+        Metrics iterate;  // with averaging on: the current parameters' own metrics, logged beside
         if (eval_now) {
-            last = eval_bpr_model(ds, m);
+            last = with_average(m, avg, [&] { return eval_bpr_model(ds, m); });
             line += "," + metrics_fields(last);
+            if (avg.active()) {
+                iterate = eval_bpr_model(ds, m);
+                line += ",\"averaged_epochs\":" + std::to_string(avg.count) + ",\"iterate_recall@20\":" +
+                        fmt("%.6f", iterate.get("recall", 20)) + ",\"iterate_ndcg@20\":" +
+                        fmt("%.6f", iterate.get("ndcg", 20));
+            }
         }
         log.write(line + "}");
         if (!opt.quiet) {
             std::printf("epoch %lld  loss %.4f  %.1fs", (long long)m.epoch, loss / double(nb), ep_s);
             if (eval_now) std::printf("  recall@20 %.4f  ndcg@20 %.4f  (eval %.1fs)", last.get("recall", 20),
                                       last.get("ndcg", 20), last.seconds);
+            if (eval_now && avg.active())
+                std::printf("  [average of %lld epochs; iterate %.4f / %.4f]", (long long)avg.count,
+                            iterate.get("recall", 20), iterate.get("ndcg", 20));
             std::printf("\n");
             std::fflush(stdout);
         }
         if (final_epoch || (opt.save_every > 0 && m.epoch % opt.save_every == 0)) {
-            save_bpr_model(ds, m, kind, opt.out, train_seconds, eval_now ? &last : nullptr);
+            save_bpr_model(ds, m, avg, kind, opt.out, train_seconds, eval_now ? &last : nullptr);
             draw_curves(log_path, curve_path, loss_path, title);
         }
         if (out_of_time) {
@@ -291,7 +394,7 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
             break;
         }
     }
-    if (last.n_users == 0 && has_test) last = eval_bpr_model(ds, m);
+    if (last.n_users == 0 && has_test) last = with_average(m, avg, [&] { return eval_bpr_model(ds, m); });
     return last;
 }
 

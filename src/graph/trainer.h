@@ -6,6 +6,7 @@
 //              "train_seconds", and the test metrics every eval_every epochs}), the SVG curves redrawn
 //              from the whole log, and the model file rewritten atomically every save_every epochs
 //              with the full training state (parameters, Adam moments and step, epoch, config).
+//              average_from > 0 adds stochastic weight averaging (see TrainOptions).
 //              resume = true continues from that file: sampling is keyed by (seed, epoch, sample), so
 //              a resumed run is bit-identical to an uninterrupted one. With node features, the
 //              projection W and its Adam moments are state too (state.feat_W, state.feat_adam_m/v).
@@ -44,6 +45,12 @@ struct TrainOptions {
     // then take effect from the next epoch (a schedule run in sittings; sampling is keyed by epoch
     // and sample index, so a new batch size needs no sampler state).
     bool override_lr = false, override_batch = false;
+    // Weight averaging (SWA): from this epoch on (0 = off), the running mean of the parameters after each
+    // epoch is kept (state.average_*) and is the model that is evaluated and saved for scoring; the
+    // iterate's own Recall/NDCG@20 are logged beside. On resume the checkpoint's setting continues unless
+    // override_average is set with a different epoch, which restarts the mean (or turns it off with 0).
+    int64_t average_from = 0;
+    bool override_average = false;
     bool quiet = false;              // no per-epoch lines on stdout
 };
 

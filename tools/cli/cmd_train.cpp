@@ -50,6 +50,10 @@ training:
   --resume            continue from MODEL_FILE (bit-identical to an uninterrupted run); hyper-
                       parameters come from the checkpoint, except --lr and --batch when given:
                       those take effect from the next epoch (a learning-rate schedule by sittings)
+  --average-from E    weight averaging (SWA): from epoch E on, keep the mean of the parameters after
+                      each epoch and evaluate and save that averaged model (the iterate's own
+                      Recall/NDCG@20 are logged beside); with --resume, continues the checkpoint's
+                      average unless E differs (then it restarts; 0 turns it off)
   --metrics FILE      metrics log (default MODEL_FILE.metrics.jsonl)
   --curve FILE        SVG curve (default MODEL_FILE.curve.svg; loss in MODEL_FILE.loss.svg)
   --threads N         worker threads (default: all cores, or TG_THREADS)
@@ -87,6 +91,8 @@ int cmd_train(tg::cli::Args& a) {
     o.save_every = a.int_or({"--save-every"}, 1);
     o.max_minutes = a.double_or({"--max-minutes"}, 0);
     o.resume = a.flag({"--resume"});
+    o.override_average = a.given({"--average-from"});
+    o.average_from = a.int_or({"--average-from"}, 0);
     o.metrics_path = a.value_or({"--metrics"}, "");
     o.curve_path = a.value_or({"--curve"}, "");
     a.finish();
@@ -94,8 +100,9 @@ int cmd_train(tg::cli::Args& a) {
     for (const auto* f : {&o.item_features, &o.user_features})
         TG_CHECK(f->npy.empty() == f->ids.empty(), "give --", f == &o.item_features ? "item" : "user",
                  "-features and --", f == &o.item_features ? "item" : "user", "-feature-ids together");
-    TG_CHECK(o.cfg.dim > 0 && o.cfg.layers >= 0 && o.cfg.batch > 0 && o.epochs >= 0 && o.cfg.lr > 0,
-             "--dim, --batch and --lr must be positive, --layers and --epochs non-negative");
+    TG_CHECK(o.cfg.dim > 0 && o.cfg.layers >= 0 && o.cfg.batch > 0 && o.epochs >= 0 && o.cfg.lr > 0 &&
+                 o.average_from >= 0,
+             "--dim, --batch and --lr must be positive, --layers, --epochs and --average-from non-negative");
     Dataset ds = load_dataset(graph ? *graph : *data);
     std::printf("data: %s: %d users, %d items, %lld train, %lld test interactions\n", ds.source.c_str(), ds.n_users,
                 ds.n_items, (long long)ds.n_train(), (long long)ds.n_test());

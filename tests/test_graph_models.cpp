@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "graph/gnn.h"
@@ -474,43 +475,30 @@ TEST_CASE("trainer: weight averaging keeps the mean of the per-epoch parameters;
         for (size_t k = 0; k < a.item_emb.size(); k++)
             femb = std::max(femb, double(std::abs(a.item_emb[k] - F[a.user_emb.size() + k])));
         CHECK(femb < 1e-5);
-        // Two sittings give the same bits; the metrics log records the averaged epochs.
-        o.out = path("_avg2.model");
-        o.epochs = 4;
-        train_model(ds, o);
-        o.resume = true;
-        o.average_from = 0;  // not overridden: the checkpoint's averaging continues
-        o.epochs = 5;
-        train_model(ds, o);
-        RecModel b = load_model(o.out);
+        // Two sittings: averaging from epoch 3 to epoch 4, then resumed to 5 with --average-from
+        // `second` (nullopt: not given, the checkpoint's averaging continues).
+        const auto two_sittings = [&](const char* name, std::optional<int64_t> second) {
+            o.out = path(name);
+            o.resume = false;
+            o.override_average = false;
+            o.average_from = 3;
+            o.epochs = 4;
+            train_model(ds, o);
+            o.resume = true;
+            o.override_average = second.has_value();
+            o.average_from = second.value_or(0);
+            o.epochs = 5;
+            train_model(ds, o);
+            return load_model(o.out);
+        };
+        RecModel b = two_sittings("_avg2.model", std::nullopt);  // the same bits as one sitting
         CHECK(b.state.at("average_params") == avg);
         CHECK(b.user_emb == a.user_emb);
         CHECK(b.item_emb == a.item_emb);
-        // A different start on resume restarts the mean: from epoch 5 it is epoch 5's parameters.
-        o.out = path("_avg3.model");
-        o.resume = false;
-        o.average_from = 3;
-        o.epochs = 4;
-        train_model(ds, o);
-        o.resume = true;
-        o.override_average = true;
-        o.average_from = 5;
-        o.epochs = 5;
-        train_model(ds, o);
-        CHECK(load_model(o.out).state.at("average_params") == p[5]);
+        // A different start restarts the mean: from epoch 5 it is epoch 5's parameters.
+        CHECK(two_sittings("_avg3.model", 5).state.at("average_params") == p[5]);
         // Turned off (0): no averaged state, scoring embeddings of the iterate (as the plain run).
-        o.out = path("_avg4.model");
-        o.resume = false;
-        o.override_average = false;
-        o.average_from = 3;
-        o.epochs = 4;
-        train_model(ds, o);
-        o.resume = true;
-        o.override_average = true;
-        o.average_from = 0;
-        o.epochs = 5;
-        train_model(ds, o);
-        RecModel c = load_model(o.out);
+        RecModel c = two_sittings("_avg4.model", 0);
         CHECK(c.state.count("average_params") == 0);
         CHECK(c.user_emb == load_model(path("_plain.model")).user_emb);
     }

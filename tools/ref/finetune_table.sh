@@ -10,7 +10,8 @@
 #     e   (b) in PyTorch + transformers (tools/ref/finetune_reference.py, scores the test split itself)
 #
 # Needs /tmp/shop/{train,valid,test}.csv (python3 tools/ref/make_split.py --materialize /tmp/shop) and the
-# encoder in weights/zh-small (tastegraph pretrain, see docs/finetune.md). Results: runs/ft/RUN/ (ours:
+# encoder in weights/zh-small (tastegraph pretrain, see docs/finetune.md). Environment: EPOCHS (default 2),
+# OUT (default runs/ft), BIN, SHOP, MODEL. Results: $OUT/RUN/ (ours:
 # test_scores.json from `tastegraph predict` + tools/ref/score_predictions.py; PyTorch: report.json).
 set -u
 cd "$(dirname "$0")/../.."
@@ -18,10 +19,11 @@ BIN=${BIN:-build/tastegraph}
 SHOP=${SHOP:-/tmp/shop}
 MODEL=${MODEL:-weights/zh-small}
 OUT=${OUT:-runs/ft}
+EPOCHS=${EPOCHS:-2}
 
 one() {
     local name=$1 kind=${1%_s*} seed=${1##*_s} out=$OUT/$1
-    local C="--train $SHOP/train.csv --valid $SHOP/valid.csv --text review --epochs 2 --batch 32 --max-len 64 --threads 1 --seed $seed"
+    local C="--train $SHOP/train.csv --valid $SHOP/valid.csv --text review --epochs $EPOCHS --batch 32 --max-len 64 --threads 1 --seed $seed"
     # T: the tasks a run trains; S: the tasks its predictions are scored on (no loss weights)
     local S T
     case $kind in
@@ -37,7 +39,7 @@ one() {
             b | dc | ds | w) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
             c) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --balance uncertainty -o "$out" ;;
             e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \
-                   --epochs 2 --threads 1 --seed "$seed" ;;
+                   --epochs "$EPOCHS" --threads 1 --seed "$seed" ;;
             *) echo "finetune_table: unknown run kind '$kind' in $name" >&2; return 2 ;;
         esac && if [ "$kind" != e ]; then
             "$BIN" predict -m "$out" -i "$SHOP/test.csv" -o "$out/test_pred.jsonl" &&
@@ -50,7 +52,7 @@ one() {
     return $rc
 }
 export -f one
-export BIN SHOP MODEL OUT
+export BIN SHOP MODEL OUT EPOCHS
 
 runs=("$@")
 [ ${#runs[@]} -eq 0 ] && runs=(b_s42 e_s42 b_s1 e_s1 b_s2 e_s2 ds_s42 dc_s42 ds_s1 dc_s1 ds_s2 dc_s2 c_s42 a_s42)

@@ -502,5 +502,11 @@ TEST_CASE("trainer: weight averaging keeps the mean of the per-epoch parameters;
         CHECK(c.state.count("average_params") == 0);
         CHECK(c.user_emb == load_model(path("_plain.model")).user_emb);
     }
+    TrainOptions svd;  // closed-form models have no epochs to average: a clear error, not a silent no-op
+    svd.model = "svd";
+    svd.cfg.dim = 4;
+    svd.average_from = 1;
+    svd.out = (dir / "svd.model").string();
+    CHECK_THROWS_WITH(train_model(ds, svd), doctest::Contains("--average-from"));
     fs::remove_all(dir);
 }

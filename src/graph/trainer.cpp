@@ -444,6 +444,8 @@ Metrics train_model(const Dataset& ds, const TrainOptions& opt) {
     if (opt.model == "svd" || opt.model == "pop") {
         TG_CHECK(!opt.user_features.given() && !opt.item_features.given(), "train: node features are for lightgcn, ",
                  "gcn and gat; ", opt.model, " does not use them");
+        TG_CHECK(opt.average_from == 0, "train: --average-from (weight averaging) is for lightgcn, gcn and gat; ",
+                 opt.model, " is fitted in closed form");
         return train_closed_form(ds, opt);
     }
     TG_FAIL("train: unknown model '", opt.model, "' (expected lightgcn, gcn, gat, svd or pop)");

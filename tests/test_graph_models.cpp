@@ -65,6 +65,18 @@ Dataset small_dataset() {
     return ds;
 }
 
+// Quiet training options for small_dataset(): dim 8, batch 100, lr 0.01, 2 GAT heads.
+TrainOptions small_train_options(const char* kind) {
+    TrainOptions o;
+    o.model = kind;
+    o.cfg.dim = 8;
+    o.cfg.batch = 100;
+    o.cfg.lr = 0.01f;
+    o.heads = 2;
+    o.quiet = true;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("lightgcn: fused propagation equals the scalar reference; every ISA path bit-identical") {
@@ -327,13 +339,7 @@ TEST_CASE("trainer: a resumed run is bit-identical to an uninterrupted one; mode
     fs::create_directories(dir);
     const Dataset ds = small_dataset();
     for (const char* kind : {"lightgcn", "gat"}) {
-        TrainOptions o;
-        o.model = kind;
-        o.cfg.dim = 8;
-        o.cfg.batch = 100;
-        o.cfg.lr = 0.01f;
-        o.heads = 2;
-        o.quiet = true;
+        TrainOptions o = small_train_options(kind);
         o.epochs = 4;
         o.out = (dir / (std::string(kind) + "_full.model")).string();
         train_model(ds, o);
@@ -419,13 +425,7 @@ TEST_CASE("trainer: weight averaging keeps the mean of the per-epoch parameters;
     const Dataset ds = small_dataset();
     for (const char* kind : {"lightgcn", "gat"}) {
         INFO(kind);
-        TrainOptions o;
-        o.model = kind;
-        o.cfg.dim = 8;
-        o.cfg.batch = 100;
-        o.cfg.lr = 0.01f;
-        o.heads = 2;
-        o.quiet = true;
+        TrainOptions o = small_train_options(kind);
         o.eval_every = 0;
         const auto path = [&](const char* name) { return (dir / (std::string(kind) + name)).string(); };
         // The plain run's parameters after each of epochs 1..5 (resumed epoch by epoch: bit-identical).

@@ -7,7 +7,7 @@ Each run folder KIND_sSEED holds the test metrics: test_scores.json (ours: taste
 score_predictions.py) or report.json (PyTorch, finetune_reference.py). For each KIND: the mean ± sample standard
 deviation over its seeds of accuracy and macro-F1 per task (AUC for sentiment), in points (× 100), and the
 training samples/s (ours: metrics.jsonl; PyTorch: report.json). Then the two comparisons the issue asks for:
-(b) − (e) per metric, and multi-task (b) − single-task (dc / ds).
+(b) − (e) per metric, and multi-task (b, and m when present) − single-task (dc / ds).
 """
 import json
 import os
@@ -16,7 +16,8 @@ import sys
 
 KINDS = [("a", "(a) frozen encoder + linear heads"), ("b", "(b) full fine-tuning, fixed weights 1:1"),
          ("c", "(c) full fine-tuning, uncertainty weighting"),
-         ("w", "(b') full fine-tuning, fixed weights 2:1 (category:sentiment)"), ("dc", "(d) single task: category alone"),
+         ("w", "(b') full fine-tuning, fixed weights 2:1 (category:sentiment)"),
+         ("m", "(b+mlm) as (b) plus a masked-LM auxiliary head"), ("dc", "(d) single task: category alone"),
          ("ds", "(d) single task: sentiment alone"), ("e", "(e) = (b) in PyTorch + transformers")]
 METRICS = ["category.accuracy", "category.macro_f1", "sentiment.accuracy", "sentiment.macro_f1", "sentiment.auc"]
 
@@ -86,10 +87,11 @@ def main():
 
     if "b" in summary and "e" in summary:
         print(f"\n(b) - (e), points: {diff('b', 'e', METRICS)}")
-    if "b" in summary and "dc" in summary:
-        print(f"multi-task (b) - single-task category (dc): {diff('b', 'dc', METRICS[:2])}")
-    if "b" in summary and "ds" in summary:
-        print(f"multi-task (b) - single-task sentiment (ds): {diff('b', 'ds', METRICS[2:])}")
+    for multi in ("b", "m"):
+        if multi in summary and "dc" in summary:
+            print(f"multi-task ({multi}) - single-task category (dc): {diff(multi, 'dc', METRICS[:2])}")
+        if multi in summary and "ds" in summary:
+            print(f"multi-task ({multi}) - single-task sentiment (ds): {diff(multi, 'ds', METRICS[2:])}")
 
 
 if __name__ == "__main__":

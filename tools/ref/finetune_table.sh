@@ -7,11 +7,12 @@
 #     a   frozen encoder + linear heads (lr 5e-3)      b   full fine-tuning, fixed weights 1:1 (lr 3e-4)
 #     c   full fine-tuning, uncertainty weighting      dc / ds   single task: category / sentiment alone
 #     w   full fine-tuning, fixed weights category 2 : sentiment 1
+#     m   (b) plus a masked-LM auxiliary head on the same reviews (weights 1 : 1 : MLM_W, default 0.2)
 #     e   (b) in PyTorch + transformers (tools/ref/finetune_reference.py, scores the test split itself)
 #
 # Needs /tmp/shop/{train,valid,test}.csv (python3 tools/ref/make_split.py --materialize /tmp/shop) and the
 # encoder in weights/zh-small (tastegraph pretrain, see docs/finetune.md). Environment: EPOCHS (default 2),
-# OUT (default runs/ft), BIN, SHOP, MODEL. Results: $OUT/RUN/ (ours:
+# OUT (default runs/ft), MLM_W (default 0.2), BIN, SHOP, MODEL. Results: $OUT/RUN/ (ours:
 # test_scores.json from `tastegraph predict` + tools/ref/score_predictions.py; PyTorch: report.json).
 set -u
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,7 @@ SHOP=${SHOP:-/tmp/shop}
 MODEL=${MODEL:-weights/zh-small}
 OUT=${OUT:-runs/ft}
 EPOCHS=${EPOCHS:-2}
+MLM_W=${MLM_W:-0.2}
 
 one() {
     local name=$1 kind=${1%_s*} seed=${1##*_s} out=$OUT/$1
@@ -33,10 +35,11 @@ one() {
     esac
     T=$S
     [ "$kind" = w ] && T="--task category:softmax:cat:2 --task sentiment:binary:label:1"
+    [ "$kind" = m ] && T="$S --task mlm:mlm:review:$MLM_W"
     {
         case $kind in
             a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
-            b | dc | ds | w) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
+            b | dc | ds | w | m) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
             c) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --balance uncertainty -o "$out" ;;
             e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \
                    --epochs "$EPOCHS" --threads 1 --seed "$seed" ;;
@@ -52,7 +55,7 @@ one() {
     return $rc
 }
 export -f one
-export BIN SHOP MODEL OUT EPOCHS
+export BIN SHOP MODEL OUT EPOCHS MLM_W
 
 runs=("$@")
 [ ${#runs[@]} -eq 0 ] && runs=(b_s42 e_s42 b_s1 e_s1 b_s2 e_s2 ds_s42 dc_s42 ds_s1 dc_s1 ds_s2 dc_s2 c_s42 a_s42)

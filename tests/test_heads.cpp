@@ -92,6 +92,55 @@ TEST_CASE("heads: uncertainty weighting value and gradients (Kendall et al. 2018
     CHECK(fixed.named_parameters().empty());
 }
 
+TEST_CASE("heads: PCGrad (gradient surgery) matches hand-projected gradients") {
+    auto vec = [](std::vector<float> v) { return Tensor::from_vector(v, {int64_t(v.size())}); };
+    SUBCASE("two conflicting tasks: each loses its component along the other") {
+        // g1·g2 = −1: p1 = g1 − (−1/2) g2 = (0.5, 0.5), p2 = g2 − (−1/1) g1 = (0, 1); sum (0.5, 1.5)
+        nn::SurgeryStats st;
+        const auto out = nn::pcgrad({vec({1, 0}), vec({-1, 1})}, 7, &st).to_vector();
+        CHECK(out[0] == doctest::Approx(0.5));
+        CHECK(out[1] == doctest::Approx(1.5));
+        CHECK(st.pairs == 1);
+        CHECK(st.conflicts == 1);
+        CHECK(st.cos_sum == doctest::Approx(-1 / std::sqrt(2.0)));
+    }
+    SUBCASE("no conflict: the plain sum, bit for bit") {
+        nn::SurgeryStats st;
+        const auto out = nn::pcgrad({vec({0.3f, -0.2f, 1.1f}), vec({0.7f, 0.1f, 0.4f})}, 7, &st).to_vector();
+        CHECK(out[0] == 0.3f + 0.7f);
+        CHECK(out[1] == -0.2f + 0.1f);
+        CHECK(out[2] == 1.1f + 0.4f);
+        CHECK(st.conflicts == 0);
+    }
+    SUBCASE("three tasks, one conflicting pair (the visiting order cannot matter)") {
+        // g3 is orthogonal to g1 and g2: only the (g1, g2) projections happen
+        nn::SurgeryStats st;
+        const auto out = nn::pcgrad({vec({1, 0, 0}), vec({-1, 1, 0}), vec({0, 0, 2})}, 3, &st).to_vector();
+        CHECK(out[0] == doctest::Approx(0.5));
+        CHECK(out[1] == doctest::Approx(1.5));
+        CHECK(out[2] == doctest::Approx(2.0));
+        CHECK(st.pairs == 3);
+        CHECK(st.conflicts == 1);
+    }
+    SUBCASE("a random pair in 64 dimensions: the projected gradient is orthogonal to the other task's") {
+        std::vector<float> a = test::rand_vec(64, 5), b = test::rand_vec(64, 6);
+        double d = 0, nb = 0;
+        for (size_t i = 0; i < 64; ++i) d += double(a[i]) * b[i], nb += double(b[i]) * b[i];
+        if (d > 0)
+            for (float& x : b) x = -x;  // make them conflict
+        d = -std::abs(d);
+        const auto out = nn::pcgrad({vec(a), vec(b)}, 1).to_vector();
+        // p1 = a − (a·b/|b|²) b and p2 = b − (a·b/|a|²) a, computed here in double
+        double na = 0;
+        for (float x : a) na += double(x) * x;
+        for (size_t i = 0; i < 64; ++i) {
+            const double p1 = a[i] - d / nb * b[i], p2 = b[i] - d / na * a[i];
+            CHECK(out[i] == doctest::Approx(p1 + p2).epsilon(1e-5));
+        }
+    }
+    CHECK_THROWS_WITH(nn::pcgrad({vec({1, 2}), vec({1, 2, 3})}, 1), doctest::Contains("shape"));
+}
+
 TEST_CASE("heads: linear-head losses (multilabel, binary, regression) match hand formulas") {
     const int64_t B = 3, C = 4, K = 2;
     Tensor z = Tensor::from_vector(test::rand_vec(B * C, 3), {B, C});
@@ -254,6 +303,74 @@ TEST_CASE("finetune: --resume continues bit-identically (dropout and MLM masks i
     }
     CHECK(differing == 0);
     CHECK(MetricsLog::read_lines(dir + "/resumed/metrics.jsonl").size() == 2);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("finetune: --grad-surgery pcgrad (one task = plain training; two tasks log their conflicts)") {
+    const std::string dir = std::filesystem::temp_directory_path() / "tg_test_pcgrad";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string csv = "text,y,g\n";
+    for (int i = 0; i < 16; ++i)
+        csv += std::string(i % 2 ? "the cat sat on the mat" : "hotel room was quiet") + (i % 4 < 2 ? " not good" : "") +
+               "," + (i % 2 ? "a" : "b") + "," + (i % 4 < 2 ? "0" : "1") + "\n";
+    write_file_atomic(dir + "/d.csv", csv);
+    nn::FinetuneOptions o;
+    o.model_dir = test::fixture("bert/tiny");
+    o.train = o.valid = dir + "/d.csv";
+    o.epochs = 2;
+    o.batch = 4;
+    o.lr = 1e-3;
+    o.balance = "uncertainty";  // s_t get their gradients through the per-task terms too
+    SUBCASE("one task: the surgery path computes what plain backward does") {
+        // PCGrad of a single gradient is that gradient: the detached-leaf path (heads backward into a leaf
+        // copy of z, then z.backward(∂L/∂z) through the encoder) must give the ordinary run's parameters
+        o.tasks = {nn::parse_task_spec("y:softmax:y")};
+        o.out = dir + "/plain";
+        nn::run_finetune(o);
+        o.surgery = "pcgrad";
+        o.out = dir + "/surgery";
+        nn::run_finetune(o);
+        auto s1 = nn::load_checkpoint(dir + "/plain/state.safetensors");
+        auto s2 = nn::load_checkpoint(dir + "/surgery/state.safetensors");
+        double worst = 0;
+        for (auto& [n, t] : s1) {
+            if (n.rfind("param.", 0) != 0) continue;
+            const auto x = t.to_vector(), y = s2.at(n).to_vector();
+            for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, double(std::abs(x[i] - y[i])));
+        }
+        MESSAGE("pcgrad, one task: worst parameter difference to plain training ", worst);
+        CHECK(worst <= 1e-6);
+    }
+    SUBCASE("two tasks: trains, and each epoch logs the conflict rate and mean cosine") {
+        o.tasks = {nn::parse_task_spec("y:softmax:y"), nn::parse_task_spec("g:binary:g")};
+        o.surgery = "pcgrad";
+        o.out = dir + "/two";
+        nn::run_finetune(o);
+        const auto lines = MetricsLog::read_lines(o.out + "/metrics.jsonl");
+        REQUIRE(lines.size() == 2);
+        for (const std::string& l : lines) {
+            const json::Value v = json::parse(l, "metrics.jsonl");
+            const double rate = v.get_number("pcgrad.conflict_rate", -1), cos = v.get_number("pcgrad.mean_cos", -2);
+            CHECK(rate >= 0);
+            CHECK(rate <= 1);
+            CHECK(cos >= -1);
+            CHECK(cos <= 1);
+            CHECK(std::isfinite(v.get_number("train_loss", NAN)));
+        }
+    }
+    SUBCASE("rejected: tasks that do not read the pooled vector, a frozen encoder, an unknown name") {
+        o.tasks = {nn::parse_task_spec("y:softmax:y"), nn::parse_task_spec("lm:mlm:text")};
+        o.surgery = "pcgrad";
+        o.out = dir + "/bad";
+        CHECK_THROWS_WITH(nn::run_finetune(o), doctest::Contains("task lm is mlm"));
+        o.tasks.pop_back();
+        o.freeze_encoder = true;
+        CHECK_THROWS_WITH(nn::run_finetune(o), doctest::Contains("--freeze-encoder"));
+        o.freeze_encoder = false;
+        o.surgery = "gradnorm";
+        CHECK_THROWS_WITH(nn::run_finetune(o), doctest::Contains("--grad-surgery must be none or pcgrad"));
+    }
     std::filesystem::remove_all(dir);
 }
 

@@ -224,8 +224,11 @@ Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, i
 }
 
 // Forward of every task on one batch; returns per-task losses (in task order) and the pooled vectors.
+// The tasks' losses on one batch, in task order. pooled_out (optional) receives the pooled vector z. With
+// leaf_out, the heads read a detached copy of z made a leaf (returned there) instead of z itself: each task's
+// ∂L_t/∂z can then be taken on its own before one backward pass through the encoder (--grad-surgery).
 std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<int64_t>& rows, uint64_t seed,
-                                Tensor* pooled_out = nullptr) {
+                                Tensor* pooled_out = nullptr, Tensor* leaf_out = nullptr) {
     Tensor ids, mask, tt;
     collate(E.ids, rows, M.pad, ids, mask, tt);
     // the clean forward is only needed by the tasks that read the pooled vector (MLM masks its own copy)
@@ -234,6 +237,7 @@ std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<in
     Tensor z;
     if (need_z) z = M.bert->pool(M.bert->forward(ids, mask, tt), mask, M.pool);
     if (pooled_out) *pooled_out = z;
+    if (leaf_out) z = *leaf_out = z.detach().set_requires_grad(true);
     const int64_t B = int64_t(rows.size());
     std::vector<Tensor> out;
     for (size_t k = 0; k < M.tasks.size(); ++k) {
@@ -607,6 +611,17 @@ void run_finetune(const FinetuneOptions& o) {
         }
         tasks.push_back(std::move(t));
     }
+    TG_CHECK(o.surgery == "none" || o.surgery == "pcgrad", "--grad-surgery must be none or pcgrad, got '", o.surgery,
+             "'");
+    const bool pcgrad_on = o.surgery == "pcgrad";
+    if (pcgrad_on) {
+        TG_CHECK(!o.freeze_encoder, "--grad-surgery pcgrad acts on the shared encoder's gradient; with "
+                 "--freeze-encoder there is none");
+        for (const Task& t : tasks)
+            TG_CHECK(t.spec.kind != TaskKind::similarity && t.spec.kind != TaskKind::mlm, "--grad-surgery pcgrad: task ",
+                     t.spec.name, " is ", task_kind_name(t.spec.kind), "; surgery works on the pooled vector that "
+                     "softmax, multilabel, binary and regression heads read");
+    }
     Model M = build_model(o.model_dir, std::move(tasks), o.balance, o.seed);
     M.bert->train();
     const BertTokenizer tok = BertTokenizer::from_model_dir(o.model_dir);
@@ -649,7 +664,7 @@ void run_finetune(const FinetuneOptions& o) {
         j += ",\"text\":";
         json::write_string(j, o.text_col);
         j += ",\"max_len\":" + std::to_string(o.max_len) + ",\"pool\":\"" + pool_mode_name(M.pool) +
-             "\",\"balance\":\"" + o.balance + "\",\"tasks\":[";
+             "\",\"balance\":\"" + o.balance + "\",\"grad_surgery\":\"" + o.surgery + "\",\"tasks\":[";
         for (size_t k = 0; k < M.tasks.size(); ++k) {
             const Task& t = M.tasks[k];
             j += k ? "," : "";
@@ -761,17 +776,38 @@ void run_finetune(const FinetuneOptions& o) {
         std::iota(border.begin(), border.end(), 0);
         shuffle(border, rs);
 
+        SurgeryStats surgery;  // this epoch's task-gradient conflicts (--grad-surgery pcgrad)
         ProgressBar bar("epoch " + std::to_string(epoch), int64_t(batches.size()));
         const auto t0 = std::chrono::steady_clock::now();
         double loss_sum = 0;
         int64_t seen = 0;
         for (size_t bi = 0; bi < border.size(); ++bi) {
             const auto& rows = batches[size_t(border[bi])];
-            std::vector<Tensor> parts = task_losses(M, Etr, rows, rs ^ (uint64_t(step) << 20) ^ bi);
-            Tensor loss = M.balancer->combine(parts);
-            const float lv = loss.item();
-            TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
-            (o.accum > 1 ? loss * (1.0f / float(o.accum)) : loss).backward();
+            const uint64_t bseed = rs ^ (uint64_t(step) << 20) ^ bi;
+            const float scale = 1.0f / float(o.accum);
+            float lv = 0;
+            if (!pcgrad_on) {
+                Tensor loss = M.balancer->combine(task_losses(M, Etr, rows, bseed));
+                lv = loss.item();
+                TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
+                (o.accum > 1 ? loss * scale : loss).backward();
+            } else {
+                // PCGrad at the pooled vector: each task's term backpropagates through its own head into the
+                // leaf copy of z (heads and s_t get their gradients here), the per-task ∂/∂z are de-conflicted,
+                // and their sum goes through the shared encoder in one backward pass.
+                Tensor z, zl;
+                std::vector<Tensor> parts = task_losses(M, Etr, rows, bseed, &z, &zl);
+                std::vector<Tensor> gz;
+                for (size_t k = 0; k < parts.size(); ++k) {
+                    Tensor term = M.balancer->term(k, parts[k]);
+                    lv += term.item();
+                    (o.accum > 1 ? term * scale : term).backward();
+                    gz.push_back(zl.grad().clone());
+                    zl.zero_grad();
+                }
+                TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
+                z.backward(pcgrad(gz, bseed, &surgery));
+            }
             loss_sum += double(lv) * double(rows.size());
             seen += int64_t(rows.size());
             if ((bi + 1) % size_t(o.accum) == 0 || bi + 1 == border.size()) {
@@ -813,6 +849,9 @@ void run_finetune(const FinetuneOptions& o) {
         }
         for (size_t k = 0; k < M.balancer->s.size(); ++k)
             line += ",\"s." + M.tasks[k].spec.name + "\":" + num(M.balancer->s[k].item());
+        if (pcgrad_on && surgery.pairs > 0)  // share of (batch, task pair)s in conflict, their mean cosine
+            line += ",\"pcgrad.conflict_rate\":" + num(double(surgery.conflicts) / double(surgery.pairs)) +
+                    ",\"pcgrad.mean_cos\":" + num(surgery.cos_sum / double(surgery.pairs));
         line += "}";
         log.write(line);
         std::fprintf(stderr, "%s\n", line.c_str());

@@ -1,6 +1,8 @@
 // finetune.h — multi-task fine-tuning of a BERT encoder (`tastegraph finetune` / `predict`).
 //
-// One BertTrainable encoder, one head per task (nn/heads.h), losses combined by a LossBalancer. Tasks are
+// One BertTrainable encoder, one head per task (nn/heads.h), losses combined by a LossBalancer; optionally
+// (--grad-surgery pcgrad) the tasks' gradients at the pooled vector are de-conflicted before they reach
+// the encoder (heads.h pcgrad). Tasks are
 // given as NAME:KIND:COLUMN[:WEIGHT]:
 //   softmax     COLUMN holds a class label (any string); classes = the train file's distinct values, sorted
 //               by code point (so the shopping CSV's `cat` gets the ids of tools/ref/finetune_reference.py)
@@ -56,6 +58,7 @@ struct FinetuneOptions {
     std::vector<TaskSpec> tasks;
     int64_t limit = 0, epochs = 3, batch = 32, max_len = 128, accum = 1, patience = 0;
     double lr = 5e-5, warmup = 0.1, clip = 1.0, wd = 0.01;
+    std::string surgery = "none";  // "pcgrad": de-conflict the tasks' gradients at the pooled vector (heads.h pcgrad)
     std::string balance = "fixed", metric;  // metric: e.g. "category.macro_f1" (default: mean valid score); *.rmse, *.loss minimized
     bool freeze_encoder = false;
     bool recompute = false;   // activation checkpointing per encoder layer (BertTrainable::recompute)

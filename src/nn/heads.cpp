@@ -1,6 +1,10 @@
 // heads.cpp — task heads, their losses and loss balancing (see heads.h).
 #include "nn/heads.h"
 
+#include <cmath>
+
+#include "tensor/rng.h"
+
 namespace tg::nn {
 
 const char* task_kind_name(TaskKind k) {
@@ -95,10 +99,58 @@ Tensor LossBalancer::combine(const std::vector<Tensor>& losses) const {
     TG_CHECK(losses.size() == tasks.size(), "LossBalancer: ", losses.size(), " losses for ", tasks.size(), " tasks");
     Tensor total;
     for (size_t t = 0; t < losses.size(); ++t) {
-        Tensor term = mode == Mode::fixed ? losses[t] * weights[t] : exp(-s[t]) * losses[t] + s[t];
-        total = total.defined() ? total + term : term;
+        Tensor x = term(t, losses[t]);
+        total = total.defined() ? total + x : x;
     }
     return total;
+}
+
+Tensor LossBalancer::term(size_t t, const Tensor& loss) const {
+    TG_CHECK(t < tasks.size(), "LossBalancer: task ", t, " of ", tasks.size());
+    return mode == Mode::fixed ? loss * weights[t] : exp(-s[t]) * loss + s[t];
+}
+
+Tensor pcgrad(const std::vector<Tensor>& grads, uint64_t seed, SurgeryStats* stats) {
+    TG_CHECK(!grads.empty(), "pcgrad: no gradients");
+    const size_t T = grads.size();
+    std::vector<std::vector<float>> g(T);
+    for (size_t t = 0; t < T; ++t) {
+        TG_CHECK(grads[t].shape() == grads[0].shape(), "pcgrad: gradient ", t, " has shape ",
+                 shape_str(grads[t].shape()), ", gradient 0 ", shape_str(grads[0].shape()));
+        g[t] = grads[t].to_vector();
+    }
+    const size_t n = g[0].size();
+    auto dot = [n](const std::vector<double>& a, const std::vector<float>& b) {
+        double s = 0;
+        for (size_t i = 0; i < n; ++i) s += a[i] * double(b[i]);
+        return s;
+    };
+    std::vector<double> norm2(T), out(n, 0.0);
+    for (size_t t = 0; t < T; ++t) norm2[t] = dot(std::vector<double>(g[t].begin(), g[t].end()), g[t]);
+    if (stats)
+        for (size_t t = 0; t < T; ++t)
+            for (size_t s = t + 1; s < T; ++s) {
+                const double d = dot(std::vector<double>(g[t].begin(), g[t].end()), g[s]);
+                const double den = std::sqrt(norm2[t] * norm2[s]);
+                ++stats->pairs;
+                stats->conflicts += d < 0;
+                stats->cos_sum += den > 0 ? d / den : 0.0;
+            }
+    uint32_t draw = 0;
+    for (size_t t = 0; t < T; ++t) {
+        std::vector<double> p(g[t].begin(), g[t].end());
+        std::vector<size_t> order;
+        for (size_t s = 0; s < T; ++s)
+            if (s != t) order.push_back(s);
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[philox4x32({draw++, 0, 0, 0}, seed)[0] % i]);
+        for (size_t s : order) {
+            const double d = dot(p, g[s]);
+            if (d < 0 && norm2[s] > 0)
+                for (size_t i = 0; i < n; ++i) p[i] -= d / norm2[s] * double(g[s][i]);
+        }
+        for (size_t i = 0; i < n; ++i) out[i] += p[i];
+    }
+    return Tensor::from_vector(std::vector<float>(out.begin(), out.end()), grads[0].shape());
 }
 
 }  // namespace tg::nn

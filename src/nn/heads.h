@@ -64,12 +64,27 @@ class LossBalancer : public Module {
    public:
     enum class Mode { fixed, uncertainty };
     LossBalancer(Mode mode, std::vector<std::string> tasks, std::vector<float> weights);
-    // losses[t] scalar, in the order of `tasks`
+    // losses[t] scalar, in the order of `tasks`; combine = Σ_t term(t, losses[t])
     Tensor combine(const std::vector<Tensor>& losses) const;
+    // task t's share of the combined loss: w_t·L_t (fixed) or exp(−s_t)·L_t + s_t (uncertainty)
+    Tensor term(size_t t, const Tensor& loss) const;
     Mode mode;
     std::vector<std::string> tasks;
     std::vector<float> weights;  // fixed mode
     std::vector<Tensor> s;       // uncertainty mode: parameters "s.<task>", shape []
 };
+
+// PCGrad ("gradient surgery", Yu et al., NeurIPS 2020): where two tasks' gradients conflict (g_t·g_s < 0),
+// each loses its component along the other before they are summed:
+//     for each t: p_t = g_t; for each s ≠ t (in a random order): if p_t·g_s < 0: p_t -= (p_t·g_s / |g_s|²) g_s
+//     result = Σ_t p_t
+// With two tasks the order does not matter; with more, `seed` draws it (one shuffle per t). Inputs: one
+// f32 gradient per task, all of one shape (finetune applies it to ∂L_t/∂z at the pooled vector z). Dot
+// products in double. Stats (optional) count the task pairs seen, those in conflict, and sum their cosines.
+struct SurgeryStats {
+    int64_t pairs = 0, conflicts = 0;
+    double cos_sum = 0;
+};
+Tensor pcgrad(const std::vector<Tensor>& grads, uint64_t seed, SurgeryStats* stats = nullptr);
 
 }  // namespace tg::nn

@@ -26,6 +26,10 @@ uncertainty weights. FILE: .csv/.tsv with a header row, or .jsonl.
                         if < 1, else steps)  --clip X (1.0, 0 = off)  --wd X (0.01)  --accum N (1: gradient
                         accumulation over N batches)  --seed N (42)
   --balance fixed|uncertainty
+  --grad-surgery none|pcgrad   pcgrad: where two tasks' gradients at the pooled vector point against each
+                        other, each loses its component along the other before they are summed and sent
+                        through the encoder (PCGrad, Yu et al. 2020; softmax/multilabel/binary/regression
+                        tasks only); metrics.jsonl gets each epoch's conflict rate and mean cosine
   --freeze-encoder      train the heads only
   --recompute           keep only each encoder layer's input and recompute its activations in backward
                         (activation checkpointing: far less memory for long inputs or big batches, about
@@ -59,6 +63,7 @@ int cmd_finetune(tg::cli::Args& a) {
     o.wd = a.double_or({"--wd"}, 0.01);
     o.accum = a.int_or({"--accum"}, 1);
     o.balance = a.value_or({"--balance"}, "fixed");
+    o.surgery = a.value_or({"--grad-surgery"}, "none");
     o.freeze_encoder = a.flag({"--freeze-encoder"});
     o.recompute = a.flag({"--recompute"});
     o.metric = a.value_or({"--metric"}, "");

@@ -17,7 +17,8 @@ import sys
 KINDS = [("a", "(a) frozen encoder + linear heads"), ("b", "(b) full fine-tuning, fixed weights 1:1"),
          ("c", "(c) full fine-tuning, uncertainty weighting"),
          ("w", "(b') full fine-tuning, fixed weights 2:1 (category:sentiment)"),
-         ("m", "(b+mlm) as (b) plus a masked-LM auxiliary head"), ("dc", "(d) single task: category alone"),
+         ("m", "(b+mlm) as (b) plus a masked-LM auxiliary head"),
+         ("p", "(b+pcgrad) as (b) with PCGrad at the pooled vector"), ("dc", "(d) single task: category alone"),
          ("ds", "(d) single task: sentiment alone"), ("e", "(e) = (b) in PyTorch + transformers")]
 METRICS = ["category.accuracy", "category.macro_f1", "sentiment.accuracy", "sentiment.macro_f1", "sentiment.auc"]
 
@@ -87,7 +88,7 @@ def main():
 
     if "b" in summary and "e" in summary:
         print(f"\n(b) - (e), points: {diff('b', 'e', METRICS)}")
-    for multi in ("b", "m"):
+    for multi in ("b", "m", "p"):
         if multi in summary and "dc" in summary:
             print(f"multi-task ({multi}) - single-task category (dc): {diff(multi, 'dc', METRICS[:2])}")
         if multi in summary and "ds" in summary:

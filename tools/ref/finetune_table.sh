@@ -8,6 +8,7 @@
 #     c   full fine-tuning, uncertainty weighting      dc / ds   single task: category / sentiment alone
 #     w   full fine-tuning, fixed weights category 2 : sentiment 1
 #     m   (b) plus a masked-LM auxiliary head on the same reviews (weights 1 : 1 : MLM_W, default 0.2)
+#     p   (b) with --grad-surgery pcgrad (the tasks' conflicting gradients projected at the pooled vector)
 #     e   (b) in PyTorch + transformers (tools/ref/finetune_reference.py, scores the test split itself)
 #
 # Needs /tmp/shop/{train,valid,test}.csv (python3 tools/ref/make_split.py --materialize /tmp/shop) and the
@@ -39,6 +40,7 @@ one() {
     {
         case $kind in
             a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
+            p) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --grad-surgery pcgrad -o "$out" ;;
             b | dc | ds | w | m) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
             c) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --balance uncertainty -o "$out" ;;
             e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \

@@ -223,10 +223,10 @@ Tensor mlm_mask(Tensor& ids, const Tensor& mask, int32_t mask_id, int32_t cls, i
     return labels;
 }
 
-// Forward of every task on one batch; returns per-task losses (in task order) and the pooled vectors.
-// The tasks' losses on one batch, in task order. pooled_out (optional) receives the pooled vector z. With
-// leaf_out, the heads read a detached copy of z made a leaf (returned there) instead of z itself: each task's
-// ∂L_t/∂z can then be taken on its own before one backward pass through the encoder (--grad-surgery).
+// Forward of every task on one batch: the per-task losses, in task order. pooled_out (optional) receives
+// the pooled vector z. With leaf_out, the heads read a detached copy of z made a leaf (returned there)
+// instead of z itself: each task's ∂L_t/∂z can then be taken on its own before one backward pass through
+// the encoder (--grad-surgery).
 std::vector<Tensor> task_losses(Model& M, const Encoded& E, const std::vector<int64_t>& rows, uint64_t seed,
                                 Tensor* pooled_out = nullptr, Tensor* leaf_out = nullptr) {
     Tensor ids, mask, tt;

@@ -13,7 +13,7 @@
 #
 # Needs /tmp/shop/{train,valid,test}.csv (python3 tools/ref/make_split.py --materialize /tmp/shop) and the
 # encoder in weights/zh-small (tastegraph pretrain, see docs/finetune.md). Environment: EPOCHS (default 2),
-# OUT (default runs/ft), MLM_W (default 0.2), BIN, SHOP, MODEL. Results: $OUT/RUN/ (ours:
+# OUT (default runs/ft), MLM_W (default 0.2), LR (default 3e-4: every kind but a), BIN, SHOP, MODEL. Results: $OUT/RUN/ (ours:
 # test_scores.json from `tastegraph predict` + tools/ref/score_predictions.py; PyTorch: report.json).
 set -u
 cd "$(dirname "$0")/../.."
@@ -23,6 +23,7 @@ MODEL=${MODEL:-weights/zh-small}
 OUT=${OUT:-runs/ft}
 EPOCHS=${EPOCHS:-2}
 MLM_W=${MLM_W:-0.2}
+LR=${LR:-3e-4}
 
 one() {
     local name=$1 kind=${1%_s*} seed=${1##*_s} out=$OUT/$1
@@ -40,10 +41,10 @@ one() {
     {
         case $kind in
             a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
-            p) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --grad-surgery pcgrad -o "$out" ;;
-            b | dc | ds | w | m) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 -o "$out" ;;
-            c) "$BIN" finetune -m "$MODEL" $C $T --lr 3e-4 --balance uncertainty -o "$out" ;;
-            e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr 3e-4 --batch 32 --max-len 64 \
+            p) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" --grad-surgery pcgrad -o "$out" ;;
+            b | dc | ds | w | m) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" -o "$out" ;;
+            c) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" --balance uncertainty -o "$out" ;;
+            e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr "$LR" --batch 32 --max-len 64 \
                    --epochs "$EPOCHS" --threads 1 --seed "$seed" ;;
             *) echo "finetune_table: unknown run kind '$kind' in $name" >&2; return 2 ;;
         esac && if [ "$kind" != e ]; then
@@ -57,7 +58,7 @@ one() {
     return $rc
 }
 export -f one
-export BIN SHOP MODEL OUT EPOCHS MLM_W
+export BIN SHOP MODEL OUT EPOCHS MLM_W LR
 
 runs=("$@")
 [ ${#runs[@]} -eq 0 ] && runs=(b_s42 e_s42 b_s1 e_s1 b_s2 e_s2 ds_s42 dc_s42 ds_s1 dc_s1 ds_s2 dc_s2 c_s42 a_s42)

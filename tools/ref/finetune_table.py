@@ -6,8 +6,9 @@
 Each run folder KIND_sSEED holds the test metrics: test_scores.json (ours: tastegraph predict scored by
 score_predictions.py) or report.json (PyTorch, finetune_reference.py). For each KIND: the mean ± sample standard
 deviation over its seeds of accuracy and macro-F1 per task (AUC for sentiment), in points (× 100), and the
-training samples/s (ours: metrics.jsonl; PyTorch: report.json). Then the two comparisons the issue asks for:
-(b) − (e) per metric, and multi-task (b, and m when present) − single-task (dc / ds).
+training samples/s (ours: metrics.jsonl; PyTorch: report.json). Then, for our runs, the F1 of the rarest
+category class by seed (score_predictions.py's category.f1.* / category.support.*), and the two comparisons the
+issue asks for: (b) − (e) per metric, and multi-task (b, and m / p when present) − single-task (dc / ds).
 """
 import json
 import os
@@ -30,6 +31,11 @@ def load(folder):
             with open(p) as f:
                 d = json.load(f)
             m = {k: 100.0 * d[k] for k in METRICS if d.get(k) is not None}
+            # the rarest category class's F1 (the class where multi- and single-task runs differ most)
+            support = {k[len("category.support."):]: v for k, v in d.items() if k.startswith("category.support.")}
+            if support:
+                rare = min(support, key=lambda c: (support[c], c))
+                m["rare"] = (rare, d.get(f"category.f1.{rare}", 0.0))
             sps = d.get("train_samples_per_s")
             mp = os.path.join(folder, "metrics.jsonl")
             if sps is None and os.path.exists(mp):
@@ -81,6 +87,12 @@ def main():
             sp = f"{s['samples_per_s']:.0f}" if s["samples_per_s"] else "—"
             print(f"| {label} | {len(s['seeds'])} | {cell(s, METRICS[0])} / {cell(s, METRICS[1])} | "
                   f"{cell(s, METRICS[2])} / {cell(s, METRICS[3])} / {cell(s, METRICS[4])} | {sp} |")
+
+    rare = [(kind, r[0], r[1]["rare"]) for kind, _ in KINDS for r in runs.get(kind, []) if "rare" in r[1]]
+    if rare:
+        print(f"\nF1 of the rarest category class ({rare[0][2][0]}), by seed: " +
+              "; ".join(f"{kind} " + ", ".join(f"s{seed} {v[1]:.2f}" for k2, seed, v in rare if k2 == kind)
+                        for kind in dict.fromkeys(k for k, _, _ in rare)))
 
     def diff(a, b, keys):
         return ", ".join(f"{k} {summary[a][k][0] - summary[b][k][0]:+.2f}" for k in keys

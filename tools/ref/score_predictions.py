@@ -9,7 +9,8 @@ binary: P(label 1)); --truth: the CSV that was predicted (header row), rows in t
 definitions are those of tools/ref/finetune_reference.py (the PyTorch side of the comparison):
 macro-F1 = mean over classes present in the truth or the predictions of 2TP / (2TP + FP + FN); binary
 predictions are P >= 0.5 (logit > 0 up to ties); AUC by the Mann-Whitney U statistic with average ranks.
-Prints `task.accuracy`, `task.macro_f1`, `task.auc` as a table, or one JSON object with --json.
+Prints `task.accuracy`, `task.macro_f1`, `task.auc` (and, for softmax tasks, `task.f1.CLASS` and
+`task.support.CLASS`, the class's count in the truth) as a table, or one JSON object with --json.
 """
 import argparse
 import csv
@@ -17,13 +18,19 @@ import json
 import sys
 
 
-def macro_f1(y, p):
-    f1s = []
+def class_f1(y, p):
+    """{class: F1} over the classes present in the truth or the predictions."""
+    out = {}
     for c in sorted(set(y) | set(p)):
         tp = sum(1 for a, b in zip(y, p) if a == c and b == c)
         fp = sum(1 for a, b in zip(y, p) if a != c and b == c)
         fn = sum(1 for a, b in zip(y, p) if a == c and b != c)
-        f1s.append(2 * tp / (2 * tp + fp + fn))
+        out[c] = 2 * tp / (2 * tp + fp + fn)
+    return out
+
+
+def macro_f1(y, p):
+    f1s = list(class_f1(y, p).values())
     return sum(f1s) / len(f1s) if f1s else 0.0
 
 
@@ -74,6 +81,10 @@ def main():
             sys.exit(f"score_predictions: task kind {kind} not supported (softmax, binary)")
         out[f"{name}.accuracy"] = sum(1 for u, v in zip(y, p) if u == v) / len(y)
         out[f"{name}.macro_f1"] = macro_f1(y, p)
+        if kind == "softmax":  # per class, with the class's count in the truth (the table reports the rarest)
+            for c, f1 in class_f1(y, p).items():
+                out[f"{name}.f1.{c}"] = f1
+                out[f"{name}.support.{c}"] = sum(1 for v in y if v == c)
     out = dict(sorted(out.items()))
     if a.json:
         print(json.dumps(out))

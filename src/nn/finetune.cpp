@@ -789,7 +789,6 @@ void run_finetune(const FinetuneOptions& o) {
             if (!pcgrad_on) {
                 Tensor loss = M.balancer->combine(task_losses(M, Etr, rows, bseed));
                 lv = loss.item();
-                TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
                 (o.accum > 1 ? loss * scale : loss).backward();
             } else {
                 // PCGrad at the pooled vector: each task's term backpropagates through its own head into the
@@ -805,9 +804,9 @@ void run_finetune(const FinetuneOptions& o) {
                     gz.push_back(zl.grad().clone());
                     zl.zero_grad();
                 }
-                TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
                 z.backward(pcgrad(gz, bseed, &surgery));
             }
+            TG_CHECK(std::isfinite(lv), "finetune: loss became ", lv, " at epoch ", epoch, " batch ", bi);
             loss_sum += double(lv) * double(rows.size());
             seen += int64_t(rows.size());
             if ((bi + 1) % size_t(o.accum) == 0 || bi + 1 == border.size()) {

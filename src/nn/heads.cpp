@@ -113,32 +113,32 @@ Tensor LossBalancer::term(size_t t, const Tensor& loss) const {
 Tensor pcgrad(const std::vector<Tensor>& grads, uint64_t seed, SurgeryStats* stats) {
     TG_CHECK(!grads.empty(), "pcgrad: no gradients");
     const size_t T = grads.size();
-    std::vector<std::vector<float>> g(T);
+    std::vector<std::vector<double>> g(T);
     for (size_t t = 0; t < T; ++t) {
         TG_CHECK(grads[t].shape() == grads[0].shape(), "pcgrad: gradient ", t, " has shape ",
                  shape_str(grads[t].shape()), ", gradient 0 ", shape_str(grads[0].shape()));
-        g[t] = grads[t].to_vector();
+        const std::vector<float> v = grads[t].to_vector();
+        g[t].assign(v.begin(), v.end());
     }
     const size_t n = g[0].size();
-    auto dot = [n](const std::vector<double>& a, const std::vector<float>& b) {
+    auto dot = [n](const std::vector<double>& a, const std::vector<double>& b) {
         double s = 0;
-        for (size_t i = 0; i < n; ++i) s += a[i] * double(b[i]);
+        for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
         return s;
     };
     std::vector<double> norm2(T), out(n, 0.0);
-    for (size_t t = 0; t < T; ++t) norm2[t] = dot(std::vector<double>(g[t].begin(), g[t].end()), g[t]);
+    for (size_t t = 0; t < T; ++t) norm2[t] = dot(g[t], g[t]);
     if (stats)
         for (size_t t = 0; t < T; ++t)
             for (size_t s = t + 1; s < T; ++s) {
-                const double d = dot(std::vector<double>(g[t].begin(), g[t].end()), g[s]);
-                const double den = std::sqrt(norm2[t] * norm2[s]);
+                const double d = dot(g[t], g[s]), den = std::sqrt(norm2[t] * norm2[s]);
                 ++stats->pairs;
                 stats->conflicts += d < 0;
                 stats->cos_sum += den > 0 ? d / den : 0.0;
             }
     uint32_t draw = 0;
     for (size_t t = 0; t < T; ++t) {
-        std::vector<double> p(g[t].begin(), g[t].end());
+        std::vector<double> p = g[t];
         std::vector<size_t> order;
         for (size_t s = 0; s < T; ++s)
             if (s != t) order.push_back(s);
@@ -146,7 +146,7 @@ Tensor pcgrad(const std::vector<Tensor>& grads, uint64_t seed, SurgeryStats* sta
         for (size_t s : order) {
             const double d = dot(p, g[s]);
             if (d < 0 && norm2[s] > 0)
-                for (size_t i = 0; i < n; ++i) p[i] -= d / norm2[s] * double(g[s][i]);
+                for (size_t i = 0; i < n; ++i) p[i] -= d / norm2[s] * g[s][i];
         }
         for (size_t i = 0; i < n; ++i) out[i] += p[i];
     }

@@ -38,11 +38,12 @@ one() {
     T=$S
     [ "$kind" = w ] && T="--task category:softmax:cat:2 --task sentiment:binary:label:1"
     [ "$kind" = m ] && T="$S --task mlm:mlm:review:$MLM_W"
+    local X=""  # extra options
+    [ "$kind" = p ] && X="--grad-surgery pcgrad"
     {
         case $kind in
             a) "$BIN" finetune -m "$MODEL" $C $T --lr 5e-3 --freeze-encoder -o "$out" ;;
-            p) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" --grad-surgery pcgrad -o "$out" ;;
-            b | dc | ds | w | m) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" -o "$out" ;;
+            b | dc | ds | w | m | p) "$BIN" finetune -m "$MODEL" $C $T $X --lr "$LR" -o "$out" ;;
             c) "$BIN" finetune -m "$MODEL" $C $T --lr "$LR" --balance uncertainty -o "$out" ;;
             e) python3 tools/ref/finetune_reference.py -m "$MODEL" -o "$out" --lr "$LR" --batch 32 --max-len 64 \
                    --epochs "$EPOCHS" --threads 1 --seed "$seed" ;;

@@ -13,6 +13,7 @@ Prints `task.accuracy`, `task.macro_f1`, `task.auc` (and, for softmax tasks, `ta
 `task.support.CLASS`, the class's count in the truth) as a table, or one JSON object with --json.
 """
 import argparse
+import collections
 import csv
 import json
 import sys
@@ -28,10 +29,6 @@ def class_f1(y, p):
         out[c] = 2 * tp / (2 * tp + fp + fn)
     return out
 
-
-def macro_f1(y, p):
-    f1s = list(class_f1(y, p).values())
-    return sum(f1s) / len(f1s) if f1s else 0.0
 
 
 def roc_auc(y, score):
@@ -80,11 +77,13 @@ def main():
         else:
             sys.exit(f"score_predictions: task kind {kind} not supported (softmax, binary)")
         out[f"{name}.accuracy"] = sum(1 for u, v in zip(y, p) if u == v) / len(y)
-        out[f"{name}.macro_f1"] = macro_f1(y, p)
+        f1 = class_f1(y, p)
+        out[f"{name}.macro_f1"] = sum(f1.values()) / len(f1) if f1 else 0.0
         if kind == "softmax":  # per class, with the class's count in the truth (the table reports the rarest)
-            for c, f1 in class_f1(y, p).items():
-                out[f"{name}.f1.{c}"] = f1
-                out[f"{name}.support.{c}"] = sum(1 for v in y if v == c)
+            support = collections.Counter(y)
+            for c, v in f1.items():
+                out[f"{name}.f1.{c}"] = v
+                out[f"{name}.support.{c}"] = support[c]
     out = dict(sorted(out.items()))
     if a.json:
         print(json.dumps(out))

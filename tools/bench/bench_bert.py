@@ -14,8 +14,12 @@
                                LayerNorm, GELU); intra_op_num_threads = threads, inter_op 1
      pytorch f32               transformers BertModel (eager/sdpa), torch.inference_mode
    Each times one warm-up batch, then consecutive batches for at least --seconds.
-3. Prints a table (sentences/s, ms per batch, peak RSS, our ratio to each peer) and the same as JSON lines,
-   plus the cosine between our bf16 and f32 mean-pooled embeddings.
+3. Prints a table (sentences/s, ms per batch, GFLOP/s and % of this machine's peak, peak RSS, our ratio to
+   each peer) and the same as JSON lines, plus the cosine between our bf16 and f32 mean-pooled embeddings.
+4. Puts each speed goal of the BERT issue next to the ceiling it must fit under: the encoder's arithmetic
+   (model_flops: every GEMM and the attention products, counted from config.json) at the goal's rate, as a
+   share of the FMA peak that $BUILD/bench_gemm --peak-only measures (f32 FMAs; vdpbf16ps for bf16). A goal
+   over 100 % cannot be met on this CPU by any implementation that does the model's arithmetic.
 The machine may be shared: timings are noisy, compare within one run.
 """
 import argparse
@@ -56,6 +60,26 @@ def make_ids(model, smax, n, path):
                 if len(rows) == n:
                     break
     np.save(path, np.array(rows, dtype=np.int32))
+
+
+def model_flops(cfg, s):
+    """Floating-point operations of one encoder forward over a sentence of s tokens (multiply-add = 2):
+    per layer and token the Q, K, V and output projections (4 h^2 MACs) and the feed-forward (2 h I), plus
+    the attention products Q K^T and P V (2 s h); then the pooler's dense layer once. Embeddings, softmax,
+    LayerNorm and GELU are O(s h) and left out, so this is a lower bound on the work."""
+    h, i, n = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    return 2.0 * (n * s * (4 * h * h + 2 * h * i + 2 * s * h) + h * h)
+
+
+def machine_peaks(build, threads):
+    """(f32, bf16) FMA peaks in GFLOP/s from bench_gemm --peak-only; (0, 0) when it is not built."""
+    exe = os.path.join(build, "bench_gemm")
+    if not os.path.exists(exe):
+        return 0.0, 0.0
+    for r in run_lines([exe, "--peak-only", "--threads", str(threads)]):
+        if r.get("bench") == "peak":
+            return r["f32_gflops"], r["bf16_gflops"]
+    return 0.0, 0.0
 
 
 def cut(ids, s):
@@ -200,6 +224,9 @@ def main():
         make_ids(a.model, max(a.seq_list), 64, ids_path)
     onnx_path = export_onnx(a.model, work)
 
+    with open(os.path.join(a.model, "config.json")) as f:
+        cfg = json.load(f)
+    peak32, peak16 = machine_peaks(build, a.threads)  # first, while nothing else of ours runs
     common = ["--batches", a.batches, "--seqs", a.seqs, "--seconds", str(a.seconds), "--threads", str(a.threads)]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     res = []
@@ -223,7 +250,19 @@ def main():
     w_mb = os.path.getsize(os.path.join(a.model, "model.safetensors")) / 2**20
     print(f"\nBERT encoder benchmark: {os.path.basename(a.model)}, {a.threads} threads, real sentences "
           f"(weights {w_mb:.1f} MB; RSS goal <= {1.5 * w_mb + 100:.0f} MB)")
-    hdr = f"{'batch':>5} {'seq':>4} | {'impl':<16} {'sent/s':>9} {'ms/batch':>9} {'RSS MB':>7} | {'vs ORT':>7} {'vs torch':>8}"
+    if peak32 > 0:
+        print(f"FMA peak of this machine, {a.threads} threads: {peak32:.0f} GFLOP/s f32"
+              + (f", {peak16:.0f} GFLOP/s bf16 (vdpbf16ps)" if peak16 > 0 else "") + " (tools/bench/bench_gemm)")
+
+    def gflops(r):
+        return r["sent_per_s"] * model_flops(cfg, r["seq"]) * 1e-9
+
+    def share(gf, dt):  # percent of the ceiling for that dtype ("-" when unknown)
+        pk = peak16 if dt == "bf16" and peak16 > 0 else peak32
+        return f"{100 * gf / pk:4.0f}%" if pk > 0 else "    -"
+
+    hdr = (f"{'batch':>5} {'seq':>4} | {'impl':<16} {'sent/s':>9} {'ms/batch':>9} {'GF/s':>6} {'%pk':>5} {'RSS MB':>7} | "
+           f"{'vs ORT':>7} {'vs torch':>8}")
     print(hdr)
     print("-" * len(hdr))
     rows = []
@@ -238,14 +277,34 @@ def main():
                 vs_ort = r["sent_per_s"] / ort_r["sent_per_s"] if ort_r else float("nan")
                 vs_pt = r["sent_per_s"] / pt_r["sent_per_s"] if pt_r else float("nan")
                 ratio = f"{vs_ort:6.2f}x {vs_pt:7.2f}x" if impl == "tastegraph" else ""
-                print(f"{b:>5} {s:>4} | {name:<16} {r['sent_per_s']:9.1f} {r['ms_per_batch']:9.2f} "
-                      f"{r['peak_rss_mb']:7.0f} | {ratio}")
+                gf = gflops(r)
+                print(f"{b:>5} {s:>4} | {name:<16} {r['sent_per_s']:9.1f} {r['ms_per_batch']:9.2f} {gf:6.0f} "
+                      f"{share(gf, dt)} {r['peak_rss_mb']:7.0f} | {ratio}")
+                r = dict(r, gflops=round(gf, 1))
                 if impl == "tastegraph":
                     r = dict(r, ratio_vs_ort=round(vs_ort, 3), ratio_vs_pytorch=round(vs_pt, 3))
                 rows.append(r)
             print()
     print(f"bf16 vs f32 mean-pooled embeddings (32 sentences, seq {max(a.seq_list)}): min cosine {cos.min():.6f}")
     rows.append({"check": "bf16_vs_f32_cosine_min", "value": float(cos.min())})
+
+    # The issue's speed goals, each as the throughput it asks for and the arithmetic rate that implies.
+    goals = [("f32 throughput >= 1.4x ORT", "f32", 32, 128, 1.4), ("f32 latency <= 0.8x ORT", "f32", 1, 128, 1 / 0.8),
+             ("bf16 throughput >= 2.3x ORT f32", "bf16", 32, 128, 2.3)]
+    print(f"\nSpeed goals against this machine's ceiling (arithmetic the goal implies / FMA peak):")
+    for label, dt, b, s, factor in goals:
+        ort_r, ours = get("onnxruntime", "f32", b, s), get("tastegraph", dt, b, s)
+        if ort_r is None or ours is None:
+            continue
+        need = factor * ort_r["sent_per_s"]  # sentences/s the goal asks for
+        need_gf = need * model_flops(cfg, s) * 1e-9
+        print(f"  {label:<32} at {b} x {s}: needs {need:7.1f} sent/s = {need_gf:4.0f} GFLOP/s = "
+              f"{share(need_gf, dt).strip():>5} of peak; ours {ours['sent_per_s']:7.1f} sent/s "
+              f"({ours['sent_per_s'] / ort_r['sent_per_s']:.2f}x ORT, {share(gflops(ours), dt).strip()} of peak)")
+        pk = peak16 if dt == "bf16" and peak16 > 0 else peak32
+        rows.append({"check": "goal", "goal": label, "dtype": dt, "batch": b, "seq": s,
+                     "needed_sent_per_s": round(need, 2), "needed_gflops": round(need_gf, 1),
+                     "peak_gflops": round(pk, 1), "ours_sent_per_s": ours["sent_per_s"]})
     print("\nJSON lines:")
     for r in rows:
         print(json.dumps(r))

@@ -1,12 +1,14 @@
 // bench_gemm.cpp — GEMM benchmark: our f32 and bf16 kernels vs OpenBLAS sgemm on the BERT shapes.
 //
 //   make bench                                   (runs ./build/bench_gemm with OpenBLAS's own CPU detection)
-//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time]
+//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only]
 //
 // What it does, in order:
 //   1. measures this machine's f32 FMA peak for each thread count: every thread runs a loop of
 //      independent FMAs (24 accumulators, enough to cover 2 pipes x 4 cycles latency), so
-//      "% of peak" is relative to what the cores really do here (clock, SMT and VM included);
+//      "% of peak" is relative to what the cores really do here (clock, SMT and VM included); with
+//      avx512_bf16 also the vdpbf16ps peak (the bf16 GEMM's ceiling). --peak-only stops here and prints
+//      {"bench":"peak","threads":T,"f32_gflops":..,"bf16_gflops":..} per thread count on stdout;
 //   2. for each shape (M,N,K) of a BERT-base layer with 4096 tokens, each layout (NN: C = X·W with W
 //      [K,N]; NT: C = X·Wᵀ with W [N,K], the PyTorch Linear layout the encoder uses) and each thread
 //      count: checks our f32 and bf16 results against OpenBLAS (max |diff| / max |C|), then times
@@ -88,18 +90,37 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(int64_t iters) {
     return s;
 }
 
+// avx512_bf16: 24 chains of vdpbf16ps, each instruction 16 lanes x 2 products = 64 flops, the bf16
+// GEMM's inner instruction. Where it issues at the f32 FMA's rate this peak is twice the f32 one;
+// where it issues at half that rate (seen on the Xeon of README's figures), bf16 cannot beat f32.
+__attribute__((target("avx512f,avx512bf16"))) static float dpbf16_loop(int64_t iters) {
+    __m512 acc[24];
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(3e-4f));
+    for (int64_t it = 0; it < iters; it++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    float s = 0;
+    for (int i = 0; i < 24; i++) s += _mm512_reduce_add_ps(acc[i]);
+    return s;
+}
+
 // Best of 15 short runs (~10 ms each), so that one quiet moment on a shared machine is enough;
-// returns GFLOP/s summed over `threads` threads.
-static double measure_peak(int threads) {
+// returns GFLOP/s summed over `threads` threads. bf16 = true measures the vdpbf16ps loop (0 when
+// the CPU lacks avx512_bf16).
+static double measure_peak(int threads, bool bf16 = false) {
     const bool v512 = cpu_isa_max() == Isa::avx512;
+    if (bf16 && !cpu_has_avx512_bf16()) return 0;
     const int64_t iters = 1'000'000;
-    const double flops_per_thread = double(iters) * 24 * 16 * 2;  // both loops do the same work
+    // the f32 loops: iters * 24 chains * 16 lanes * 2 flops (both ISAs do the same work); bf16 twice that
+    const double flops_per_thread = double(iters) * 24 * 16 * 2 * (bf16 ? 2 : 1);
     double best = 0;
     float sink = 0;
     for (int rep = 0; rep < 15; rep++) {
         const double t0 = now_seconds();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-        sink += v512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+        sink += bf16 ? dpbf16_loop(iters) : v512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
         best = std::max(best, flops_per_thread * threads / (now_seconds() - t0) * 1e-9);
     }
     if (sink == 12345.f) std::fprintf(stderr, " ");  // keep the loops from being optimized away
@@ -150,7 +171,7 @@ static double max_rel_diff(const std::vector<float>& x, const std::vector<float>
 
 int main(int argc, char** argv) {
     int reps = 7;
-    bool nn_only = false, quick = false;
+    bool nn_only = false, quick = false, peak_only = false;
     std::vector<int> thread_counts = {1, 2};
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -158,6 +179,7 @@ int main(int argc, char** argv) {
         else if (a == "--nn-only") nn_only = true;
         else if (a == "--quick") quick = true;
         else if (a == "--cpu-time") g_cpu_time = true;
+        else if (a == "--peak-only") peak_only = true;
         else if (a == "--threads" && i + 1 < argc) {
             thread_counts.clear();
             for (const char* p = argv[++i]; *p;) {
@@ -166,7 +188,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time]\n");
+            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only]\n");
             return 2;
         }
     }
@@ -193,9 +215,20 @@ int main(int argc, char** argv) {
     std::vector<size_t> order(thread_counts.size());
     for (size_t t = 0; t < order.size(); t++) order[t] = t;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return thread_counts[a] > thread_counts[b]; });
+    std::vector<double> peak16(thread_counts.size());
     for (size_t t : order) peak[t] = measure_peak(thread_counts[t]);
-    for (size_t t = 0; t < thread_counts.size(); t++)
-        std::fprintf(stderr, "FMA peak, %d thread(s): %.1f GFLOP/s\n", thread_counts[t], peak[t]);
+    for (size_t t : order) peak16[t] = measure_peak(thread_counts[t], true);
+    for (size_t t = 0; t < thread_counts.size(); t++) {
+        std::fprintf(stderr, "FMA peak, %d thread(s): %.1f GFLOP/s f32", thread_counts[t], peak[t]);
+        if (peak16[t] > 0) std::fprintf(stderr, ", %.1f GFLOP/s bf16 (vdpbf16ps)", peak16[t]);
+        std::fprintf(stderr, "\n");
+    }
+    if (peak_only) {  // for tools/bench/bench_bert.py: the ceilings its goals are measured against
+        for (size_t t = 0; t < thread_counts.size(); t++)
+            std::printf("{\"bench\":\"peak\",\"threads\":%d,\"f32_gflops\":%.1f,\"bf16_gflops\":%.1f}\n",
+                        thread_counts[t], peak[t], peak16[t]);
+        return 0;
+    }
     std::fprintf(stderr, "\n%-20s %-3s %3s | %9s %6s | %9s %6s %6s | %9s | %7s %7s | %9s %9s\n", "shape M,N,K", "lay",
                  "thr", "f32 GF/s", "%peak", "bf16 GF/s", "%peak", "xf32", "BLAS GF/s", "f32/BL", "bf16/BL",
                  "relerr32", "relerr16");

@@ -91,8 +91,9 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(int64_t iters) {
 }
 
 // avx512_bf16: 24 chains of vdpbf16ps, each instruction 16 lanes x 2 products = 64 flops, the bf16
-// GEMM's inner instruction. Where it issues at the f32 FMA's rate this peak is twice the f32 one;
-// where it issues at half that rate (seen on the Xeon of README's figures), bf16 cannot beat f32.
+// GEMM's inner instruction. Where it issues at the f32 FMA's rate this peak is twice the f32 one; at
+// half that rate the two are equal, and at a quarter (the Xeon of README's figures) bf16 compute is
+// half as fast as f32 and bf16 cannot beat f32.
 __attribute__((target("avx512f,avx512bf16"))) static float dpbf16_loop(int64_t iters) {
     __m512 acc[24];
     for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);

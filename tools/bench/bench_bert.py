@@ -257,8 +257,11 @@ def main():
     def gflops(r):
         return r["sent_per_s"] * model_flops(cfg, r["seq"]) * 1e-9
 
+    def ceiling(dt):  # the FMA peak a dtype's GEMMs run against (0 when unknown)
+        return peak16 if dt == "bf16" and peak16 > 0 else peak32
+
     def share(gf, dt):  # percent of the ceiling for that dtype ("-" when unknown)
-        pk = peak16 if dt == "bf16" and peak16 > 0 else peak32
+        pk = ceiling(dt)
         return f"{100 * gf / pk:4.0f}%" if pk > 0 else "    -"
 
     hdr = (f"{'batch':>5} {'seq':>4} | {'impl':<16} {'sent/s':>9} {'ms/batch':>9} {'GF/s':>6} {'%pk':>5} {'RSS MB':>7} | "
@@ -301,10 +304,9 @@ def main():
         print(f"  {label:<32} at {b} x {s}: needs {need:7.1f} sent/s = {need_gf:4.0f} GFLOP/s = "
               f"{share(need_gf, dt).strip():>5} of peak; ours {ours['sent_per_s']:7.1f} sent/s "
               f"({ours['sent_per_s'] / ort_r['sent_per_s']:.2f}x ORT, {share(gflops(ours), dt).strip()} of peak)")
-        pk = peak16 if dt == "bf16" and peak16 > 0 else peak32
         rows.append({"check": "goal", "goal": label, "dtype": dt, "batch": b, "seq": s,
                      "needed_sent_per_s": round(need, 2), "needed_gflops": round(need_gf, 1),
-                     "peak_gflops": round(pk, 1), "ours_sent_per_s": ours["sent_per_s"]})
+                     "peak_gflops": round(ceiling(dt), 1), "ours_sent_per_s": ours["sent_per_s"]})
     print("\nJSON lines:")
     for r in rows:
         print(json.dumps(r))

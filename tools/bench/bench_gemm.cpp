@@ -1,7 +1,7 @@
 // bench_gemm.cpp — GEMM benchmark: our f32 and bf16 kernels vs OpenBLAS sgemm on the BERT shapes.
 //
 //   make bench                                   (runs ./build/bench_gemm with OpenBLAS's own CPU detection)
-//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only]
+//   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only] [--rows M]
 //
 // What it does, in order:
 //   1. measures this machine's f32 FMA peak for each thread count: every thread runs a loop of
@@ -9,7 +9,8 @@
 //      "% of peak" is relative to what the cores really do here (clock, SMT and VM included); with
 //      avx512_bf16 also the vdpbf16ps peak (the bf16 GEMM's ceiling). --peak-only stops here and prints
 //      {"bench":"peak","threads":T,"f32_gflops":..,"bf16_gflops":..} per thread count on stdout;
-//   2. for each shape (M,N,K) of a BERT-base layer with 4096 tokens, each layout (NN: C = X·W with W
+//   2. for each shape (M,N,K) of a BERT-base layer with 4096 tokens (--rows M: M tokens instead, e.g. 128
+//      for the batch-1 shapes, where each packed weight block is reused by only M / 12 row panels), each layout (NN: C = X·W with W
 //      [K,N]; NT: C = X·Wᵀ with W [N,K], the PyTorch Linear layout the encoder uses) and each thread
 //      count: checks our f32 and bf16 results against OpenBLAS (max |diff| / max |C|), then times
 //      ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs, default 7).
@@ -173,6 +174,7 @@ static double max_rel_diff(const std::vector<float>& x, const std::vector<float>
 int main(int argc, char** argv) {
     int reps = 7;
     bool nn_only = false, quick = false, peak_only = false;
+    int rows = 4096;  // M of every shape (--rows)
     std::vector<int> thread_counts = {1, 2};
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -181,6 +183,7 @@ int main(int argc, char** argv) {
         else if (a == "--quick") quick = true;
         else if (a == "--cpu-time") g_cpu_time = true;
         else if (a == "--peak-only") peak_only = true;
+        else if (a == "--rows" && i + 1 < argc) rows = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc) {
             thread_counts.clear();
             for (const char* p = argv[++i]; *p;) {
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only]\n");
+            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only] [--rows M]\n");
             return 2;
         }
     }
@@ -200,6 +203,7 @@ int main(int argc, char** argv) {
     std::vector<Shape> shapes = {{4096, 384, 384},  {4096, 1536, 384},  {4096, 384, 1536},
                                  {4096, 768, 768},  {4096, 3072, 768},  {4096, 768, 3072}};
     if (quick) shapes.resize(2);
+    for (Shape& s : shapes) s.m = rows;
 
     std::fprintf(stderr, "bench_gemm: isa=%s avx512_bf16=%d", isa_name(cpu_isa()), int(cpu_has_avx512_bf16()));
 #ifdef TG_HAVE_OPENBLAS

@@ -4,8 +4,8 @@
 // with TG_ATTN_TILES defined to the function that file exports (see bert_attention.h). As in
 // tensor/kernels_impl.h, only builtins and C APIs are used here (no std:: templates), so no inline function
 // compiled with AVX-512 flags can be picked by the linker for code that runs on an older CPU.
-// exp() is inlined into the score loop (exp_fast of tensor/math_poly.h), so it vectorizes together with
-// the max and the sum of the online softmax instead of costing a separate pass over the tile.
+// The exponential is inlined into the softmax loops (exp2_nonpos / exp_fast of tensor/math_poly.h), so it
+// vectorizes together with the sum of the online softmax instead of costing a separate pass over the tile.
 #include <cstdint>
 
 #include "nn/bert_attention.h"
@@ -30,15 +30,15 @@ constexpr float kNegBig = -1e30f; // "minus infinity" that stays finite under su
 // Register blocking, from the vector width VW (floats per register) of the file including this one: the
 // accumulators of the two inner loops must fit the register file (16 registers below AVX-512, 32 with it),
 // with room left for the operands, or GCC keeps them on the stack and the loop turns into loads and stores.
-//   scores  S[i.., j..] += q[i, d] k[d, j]:  RS query rows x JC keys  (RS*JC/VW accumulators)
-//   output  O[i.., :]   += p[i, j] v[j, :]:  RP query rows x D        (RP*D/VW accumulators)
+//   scores  S[j, i..] += k[j, d] qᵀ[d, i..]:  RS keys x QC queries    (RS*QC/VW accumulators)
+//   output  O[i.., :] += p[i, j] v[j, :]:     RP query rows x D       (RP*D/VW accumulators)
 #ifndef TG_ATTN_VW
 #define TG_ATTN_VW 4  // baseline x86-64: SSE2
 #endif
 constexpr int64_t VW = TG_ATTN_VW;
-constexpr int64_t JC = 4 * VW < TK ? 4 * VW : TK;       // 64 / 32 / 16 keys: 4 registers per query row
+constexpr int64_t QC = 4 * VW < TQ ? 4 * VW : TQ;       // 64 / 32 / 16 queries: 4 registers per key
 constexpr int64_t RS = VW >= 16 ? 6 : (VW >= 8 ? 3 : 2);  // 24 / 12 / 8 accumulators
-static_assert(TK % JC == 0, "the key tile must be a whole number of score chunks");
+static_assert(TQ % QC == 0 && QC % VW == 0, "the query tile must be a whole number of score chunks");
 template <int64_t DT>
 constexpr int64_t rows_pv() {  // 16 (AVX-512) or 12 accumulators of D/VW registers per row
     const int64_t r = DT ? (VW >= 16 ? 16 : 12) * VW / DT : 1;
@@ -48,120 +48,121 @@ constexpr int64_t rows_pv() {  // 16 (AVX-512) or 12 accumulators of D/VW regist
 // One task: queries q0 .. q0+nq-1 of one sequence and head, against all L keys of the sequence.
 // DT = head size when known at compile time (32, 64: loops fully unrolled, accumulators in registers),
 // 0 = use the run-time D.
+//
+// The score tile is kept KEY-major, S[j][i] (key j, query i), so that a vector register holds one key's
+// scores for VW different queries. The online softmax then needs no horizontal operation at all: the
+// running max, the exponentials and the running sum of VW queries are plain element-wise vector ops over
+// the keys, and keys past the end of the sequence are simply not visited (no masks, no padded key tile).
+// (The query-major layout needed a max and a sum folded across lanes per query row and tile, plus masks
+// for the last tile: the softmax was ~36 % of this function for head size 32, where the two products are
+// only 32 multiply-adds per score each.) To make the scores key-major, the query tile is transposed once
+// per task into qᵀ [D, TQ]; the keys are read straight from kᵀ (one broadcast per key and feature).
+// The scores are kept in log2 units: qᵀ is pre-multiplied by log2(e)/sqrt(D), so that
+// e^{(q·k)/sqrt(D) - max} = 2^{s - max_s} and the exponential is exp2_nonpos (tensor/math_poly.h).
 template <int64_t DT>
 void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& tk, int64_t NH, int64_t Drt,
                     float* __restrict scratch) {
     const int64_t D = DT ? DT : Drt;
     constexpr int64_t RP = rows_pv<DT>();
     const int64_t C = NH * D;
-    const float scale = 1.0f / __builtin_sqrtf(float(D));
-    float* __restrict Kpad = scratch;   // [D, TK]  last, partial key tile, zero-padded
-    float* __restrict S = Kpad + D * TK;  // [TQ, TK] raw scores q·k, then probabilities
-    float* __restrict O = S + TQ * TK;  // [TQ, D]  unnormalized output
-    float* __restrict m = O + TQ * D;   // [TQ]     running max (of the raw scores)
-    float* __restrict l = m + TQ;       // [TQ]     running sum of exp
+    const float qscale = 1.4426950408889634f / __builtin_sqrtf(float(D));  // log2(e) / sqrt(D)
+    float* __restrict QT = scratch;      // [D, TQ]  queries transposed and scaled; queries >= nq are 0
+    float* __restrict S = QT + D * TQ;   // [TK, TQ] scores s[j][i] (log2 units), then 2^{s - m}
+    float* __restrict O = S + TK * TQ;   // [TQ, D]  unnormalized output
+    float* __restrict m = O + TQ * D;    // [TQ]     running max of the scores
+    float* __restrict l = m + TQ;        // [TQ]     running sum of 2^{s - m}
+    float* __restrict corr = l + TQ;     // [TQ]     this key tile's rescaling of O and l: 2^{m_old - m_new}
 
     const int64_t L = tk.seq_len, q0 = tk.q0;
     const int64_t nq = L - q0 < TQ ? L - q0 : TQ;
+    const int64_t nqv = (nq + VW - 1) / VW * VW;  // queries the vector loops cover (the rest of a vector: 0)
     const int64_t ldq = in.ldq, ldk = in.ldk, ldv = in.ldv;
     const float* Q = in.q + (tk.seq_start + q0) * ldq + tk.head * D;  // query i, feature d: Q[i*ldq + d]
     const float* Kt = in.kt + tk.head * D * ldk + tk.seq_start;       // key j, feature d:   Kt[d*ldk + j]
     const float* V = in.v + tk.seq_start * ldv + tk.head * D;         // value j, feature d: V[j*ldv + d]
 
-    for (int64_t i = 0; i < nq; i++) {
+    for (int64_t i = 0; i < TQ; i++) {  // read rows of Q (contiguous), write columns of qᵀ (in L1)
+        const float* q = Q + (i < nq ? i : 0) * ldq;
+        const float w = i < nq ? qscale : 0.0f;
+        for (int64_t d = 0; d < D; d++) QT[d * TQ + i] = q[d] * w;
+    }
+    for (int64_t i = 0; i < TQ; i++) {
         m[i] = kNegBig;
         l[i] = 0.0f;
     }
-    for (int64_t x = 0; x < nq * D; x++) O[x] = 0.0f;
+    for (int64_t x = 0; x < TQ * D; x++) O[x] = 0.0f;
 
     for (int64_t k0 = 0; k0 < L; k0 += TK) {
         const int64_t nk = L - k0 < TK ? L - k0 : TK;
-        // keys k0 .. k0+63, feature d: kt[d*ldkt + j]. A full tile is read in place; the last, partial one is
-        // copied into a zero-padded tile so no read goes past the sequence (its columns >= nk are ignored)
-        const float* kt = Kt + k0;
-        int64_t ldkt = ldk;
-        if (nk < TK) {
-            for (int64_t d = 0; d < D; d++)
-                for (int64_t j = 0; j < TK; j++) Kpad[d * TK + j] = j < nk ? kt[d * ldk + j] : 0.0f;
-            kt = Kpad;
-            ldkt = TK;
-        }
 
-        // S[i, j] = q_i · k_j as a sum over d of outer products, RS rows x JC keys of accumulators at a time:
-        //     for d: acc[r][:] += q[i+r, d] * kt[d, j0:j0+JC]
-        for (int64_t i = 0; i < nq; i += RS) {
-            const float* q[RS];
-            for (int64_t r = 0; r < RS; r++) q[r] = Q + (i + r < nq ? i + r : i) * ldq;  // rows past nq: harmless dup
-            for (int64_t j0 = 0; j0 < TK; j0 += JC) {
-                float acc[RS][JC];
+        // S[j, i] = k_j · q_i as a sum over d of outer products, RS keys x QC queries of accumulators at a time:
+        //     for d: acc[r][:] += k[j+r, d] * qᵀ[d, i0:i0+QC]
+        for (int64_t j = 0; j < nk; j += RS) {
+            int64_t kj[RS];  // the RS keys' columns in kᵀ; keys past nk: a harmless duplicate, not stored
+            for (int64_t r = 0; r < RS; r++) kj[r] = k0 + (j + r < nk ? j + r : j);
+            for (int64_t i0 = 0; i0 < nqv; i0 += QC) {
+                float acc[RS][QC];
                 for (int64_t r = 0; r < RS; r++)
 #pragma omp simd
-                    for (int64_t j = 0; j < JC; j++) acc[r][j] = 0.0f;
+                    for (int64_t i = 0; i < QC; i++) acc[r][i] = 0.0f;
                 for (int64_t d = 0; d < D; d++) {
-                    const float* kd = kt + d * ldkt + j0;
+                    const float* qd = QT + d * TQ + i0;
+                    const float* kd = Kt + d * ldk;
                     for (int64_t r = 0; r < RS; r++) {
-                        const float qd = q[r][d];
+                        const float kv = kd[kj[r]];
 #pragma omp simd
-                        for (int64_t j = 0; j < JC; j++) acc[r][j] += qd * kd[j];
+                        for (int64_t i = 0; i < QC; i++) acc[r][i] += kv * qd[i];
                     }
                 }
                 for (int64_t r = 0; r < RS; r++)  // constant trip count: acc stays in registers
-                    if (i + r < nq) {
+                    if (j + r < nk) {
 #pragma omp simd
-                        for (int64_t j = 0; j < JC; j++) S[(i + r) * TK + j0 + j] = acc[r][j];
+                        for (int64_t i = 0; i < QC; i++) S[(j + r) * TQ + i0 + i] = acc[r][i];
                     }
             }
         }
-        // online softmax step per row, on the scaled scores s = scale * S:
-        //   m_new = max(m, max_j S_j); p_j = e^{scale (S_j - m_new)}; corr = e^{scale (m - m_new)};
-        //   l = l corr + sum_j p_j; O = O corr (+ P V below)
-        // (max and sum are kept as VW lanes and folded by halves at the end: GCC's own reduction of an
-        // `omp simd reduction` went through the stack and a chain of scalar adds, a third of this loop)
-        for (int64_t i = 0; i < nq; i++) {
-            float* p = S + i * TK;
-            float lane[VW];
+
+        // online softmax step, VW queries per vector, element-wise over the keys:
+        //   m_new = max(m, max_j s_j);  p_j = 2^{s_j - m_new};  corr = 2^{m - m_new};  l = l corr + sum_j p_j
+        // (O is rescaled by corr in the P·V loop below, as its accumulators are loaded)
+        for (int64_t i0 = 0; i0 < nqv; i0 += VW) {
+            float mx[VW], sum[VW];
 #pragma omp simd
-            for (int64_t v = 0; v < VW; v++) lane[v] = m[i];
-            for (int64_t j0 = 0; j0 < TK; j0 += VW)
+            for (int64_t v = 0; v < VW; v++) mx[v] = m[i0 + v], sum[v] = 0.0f;
+            for (int64_t j = 0; j < nk; j++)
 #pragma omp simd
-                for (int64_t v = 0; v < VW; v++) lane[v] = (j0 + v < nk && p[j0 + v] > lane[v]) ? p[j0 + v] : lane[v];
-            for (int64_t w = VW / 2; w >= 1; w /= 2)
-#pragma omp simd
-                for (int64_t v = 0; v < w; v++) lane[v] = lane[v + w] > lane[v] ? lane[v + w] : lane[v];
-            const float mx = lane[0];
-#pragma omp simd
-            for (int64_t v = 0; v < VW; v++) lane[v] = 0.0f;
-            for (int64_t j0 = 0; j0 < TK; j0 += VW)
+                for (int64_t v = 0; v < VW; v++) mx[v] = S[j * TQ + i0 + v] > mx[v] ? S[j * TQ + i0 + v] : mx[v];
+            for (int64_t j = 0; j < nk; j++)
 #pragma omp simd
                 for (int64_t v = 0; v < VW; v++) {
-                    const float e = j0 + v < nk ? exp_fast(scale * (p[j0 + v] - mx)) : 0.0f;  // past the end: 0
-                    p[j0 + v] = e;
-                    lane[v] += e;
+                    const float e = exp2_nonpos(S[j * TQ + i0 + v] - mx[v]);
+                    S[j * TQ + i0 + v] = e;
+                    sum[v] += e;
                 }
-            for (int64_t w = VW / 2; w >= 1; w /= 2)
 #pragma omp simd
-                for (int64_t v = 0; v < w; v++) lane[v] += lane[v + w];
-            const float sum = lane[0];
-            const float c = exp_fast(scale * (m[i] - mx));
-            m[i] = mx;
-            l[i] = l[i] * c + sum;
-            float* o = O + i * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; d++) o[d] *= c;
+            for (int64_t v = 0; v < VW; v++) {
+                const float c = exp2_nonpos(m[i0 + v] - mx[v]);  // first tile: 2^-126 * (l = 0, O = 0)
+                corr[i0 + v] = c;
+                l[i0 + v] = l[i0 + v] * c + sum[v];
+                m[i0 + v] = mx[v];
+            }
         }
 
-        // O += P V   (RP query rows share each loaded row of V)
+        // O = O corr + P V   (RP query rows share each loaded row of V; P[i][j] is S[j * TQ + i])
         for (int64_t i = 0; i < nq; i += RP) {
             const int64_t nr = nq - i < RP ? nq - i : RP;
             if (DT && nr == RP) {  // register-blocked: RP x D accumulators
                 float acc[RP][DT ? DT : 1];
-                for (int64_t r = 0; r < RP; r++)
+                for (int64_t r = 0; r < RP; r++) {
+                    const float c = corr[i + r];
 #pragma omp simd
-                    for (int64_t d = 0; d < DT; d++) acc[r][d] = O[(i + r) * D + d];
+                    for (int64_t d = 0; d < DT; d++) acc[r][d] = O[(i + r) * D + d] * c;
+                }
                 for (int64_t j = 0; j < nk; j++) {
                     const float* v = V + (k0 + j) * ldv;
+                    const float* p = S + j * TQ + i;
                     for (int64_t r = 0; r < RP; r++) {
-                        const float pj = S[(i + r) * TK + j];
+                        const float pj = p[r];
 #pragma omp simd
                         for (int64_t d = 0; d < DT; d++) acc[r][d] += pj * v[d];
                     }
@@ -172,9 +173,11 @@ void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& 
             } else {
                 for (int64_t r = 0; r < nr; r++) {
                     float* o = O + (i + r) * D;
-                    const float* p = S + (i + r) * TK;
+                    const float c = corr[i + r];
+#pragma omp simd
+                    for (int64_t d = 0; d < D; d++) o[d] *= c;
                     for (int64_t j = 0; j < nk; j++) {
-                        const float pj = p[j];
+                        const float pj = S[j * TQ + i + r];
                         const float* v = V + (k0 + j) * ldv;
 #pragma omp simd
                         for (int64_t d = 0; d < D; d++) o[d] += pj * v[d];
@@ -183,7 +186,7 @@ void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& 
             }
         }
     }
-    // out = O / l   (l >= 1: the row max contributes e^0)
+    // out = O / l   (l >= 1: the row max contributes 2^0)
     for (int64_t i = 0; i < nq; i++) {
         const float inv = 1.0f / l[i];
         float* dst = out + (tk.seq_start + q0 + i) * C + tk.head * D;

@@ -1,4 +1,4 @@
-// math_poly.h — branch-free float approximations of exp, sigmoid, tanh and erf for vectorized loops.
+// math_poly.h — branch-free float approximations of exp, exp2, sigmoid, tanh and erf for vectorized loops.
 //
 // Plain float arithmetic and compiler builtins only (no libm calls, no std:: templates), internal
 // linkage: every kernel file that includes it (tensor/kernels_impl.h, nn/bert_fused_impl.h,
@@ -44,6 +44,28 @@ inline float exp_fast(float x) {
     y = x < -87.3f ? 0.0f : y;
     y = x > 88.3f ? __builtin_inff() : y;
     return y;
+}
+
+// 2^x for x <= 0 (the softmax's x - max, in log2 units), Cephes exp2f: x = n + r with n = round(x) and
+// |r| <= 1/2, 2^r = 1 + r P(r) (degree-6 polynomial, max relative error 1e-7 in float), 2^n built in the
+// exponent bits. No upper clamp is needed for x <= 0; below -126 the result is 2^-126 (~1e-38) instead
+// of 0 (harmless in a sum that holds a 1). Fewer operations than exp_fast: no ln2 split, one clamp.
+inline float exp2_nonpos(float x) {
+    x = fmax_(x, -126.0f);
+    const float t = x + 12582912.0f;  // round to nearest by the 1.5*2^23 trick
+    const float n = t - 12582912.0f;
+    const float r = x - n;
+    float p = 1.535336188319500e-4f;
+    p = p * r + 1.339887440266574e-3f;
+    p = p * r + 9.618437357674640e-3f;
+    p = p * r + 5.550332471162809e-2f;
+    p = p * r + 2.402264791363012e-1f;
+    p = p * r + 6.931472028550421e-1f;
+    p = p * r + 1.0f;
+    const int32_t e = (int32_t(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &e, 4);
+    return p * scale;
 }
 
 inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }

@@ -35,9 +35,11 @@ constexpr float kGuard = -12345.f;  // value in C's padding that the kernels mus
 struct Restore {
     Isa isa = cpu_isa();
     int threads = num_threads();
+    Bf16Gemm bf16 = gemm_bf16_kernel();
     ~Restore() {
         set_cpu_isa(isa);
         set_num_threads(threads);
+        set_gemm_bf16_kernel(bf16);
     }
 };
 
@@ -294,6 +296,7 @@ TEST_CASE("gemm hooks: each block once with final values, each row once after it
 
 TEST_CASE("gemm packed B: bit-identical to gemm_f32 / gemm_bf16, every ISA; stale packs are refused") {
     Restore restore;
+    set_gemm_bf16_kernel(Bf16Gemm::dot);  // the layouts gemm_bf16 uses too (the wide one: next test case)
     for (auto [M, N, K] : {std::array<int64_t, 3>{203, 301, 600}, {1, 33, 5}, {40, 1536, 384}, {7, 384, 1536}})
         for (Isa isa : isas()) {
             set_cpu_isa(isa);
@@ -317,5 +320,50 @@ TEST_CASE("gemm packed B: bit-identical to gemm_f32 / gemm_bf16, every ISA; stal
             }
             CHECK_THROWS_AS(gemm_f32_packed(false, M, N + 1, K, 1.f, A.data(), K, p32, 0.f, c2.data(), N + 1),
                             tg::Error);
+        }
+}
+
+TEST_CASE("gemm packed bf16 B, wide layout: the f32 kernel's products on the widened values; the choice is enforced") {
+    Restore restore;
+    if (cpu_isa_max() != Isa::avx512) return;  // the wide layout is AVX-512 only
+    set_cpu_isa(Isa::avx512);
+    auto widen = [](const std::vector<uint16_t>& h) {
+        std::vector<float> f(h.size());
+        for (size_t i = 0; i < h.size(); i++) f[i] = bf16_to_f32(h[i]);
+        return f;
+    };
+    // N: whole panels, a partial last panel (columns >= 16 of it are the interleaved high halves), one column;
+    // K: one block, several blocks, odd; transposed (weights, [N, K]) and plain ([K, N]) B
+    for (auto [M, N, K] : {std::array<int64_t, 3>{203, 301, 600}, {1, 33, 5}, {40, 1536, 384}, {7, 384, 1536},
+                           {13, 1, 9}, {30, 47, 800}})
+        for (bool tB : {true, false}) {
+            const auto A = test::rand_vec(size_t(M * K), 51), W = test::rand_vec(size_t(N * K), 52);
+            const auto A16 = to_bf16(A), W16 = to_bf16(W);
+            const auto Aw = widen(A16), Ww = widen(W16);
+            const int64_t ldb = tB ? K : N;
+            std::vector<float> ref(size_t(M * N)), ref16(size_t(M * N)), got(size_t(M * N), NAN),
+                got16(size_t(M * N), NAN);
+            gemm_f32(false, tB, M, N, K, 1.f, A.data(), K, Ww.data(), ldb, 0.f, ref.data(), N);
+            gemm_f32(false, tB, M, N, K, 1.f, Aw.data(), K, Ww.data(), ldb, 0.f, ref16.data(), N);
+            set_gemm_bf16_kernel(Bf16Gemm::wide);
+            const GemmPackedB p = gemm_pack_b_bf16(tB, N, K, W16.data(), ldb);
+            INFO("M=", M, " N=", N, " K=", K, " transB=", tB);
+            REQUIRE(p.wide);
+            CHECK(gemm_packed_usable(p));
+            gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p, 0.f, got.data(), N);     // f32 A
+            gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), K, p, 0.f, got16.data(), N);  // bf16 A, widened
+            CHECK(std::memcmp(got.data(), ref.data(), ref.size() * 4) == 0);
+            CHECK(std::memcmp(got16.data(), ref16.data(), ref16.size() * 4) == 0);
+            // with the other choice in force, the wide pack is refused, and a dot pack is not taken as f32 A's B
+            set_gemm_bf16_kernel(Bf16Gemm::dot);
+            CHECK_FALSE(gemm_packed_usable(p));
+            CHECK_THROWS_AS(gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p, 0.f, got.data(), N), tg::Error);
+            const GemmPackedB d = gemm_pack_b_bf16(tB, N, K, W16.data(), ldb);
+            CHECK_FALSE(d.wide);
+            CHECK_THROWS_AS(gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, d, 0.f, got.data(), N), tg::Error);
+            set_cpu_isa(Isa::avx2);  // and a wide pack is refused on another ISA
+            set_gemm_bf16_kernel(Bf16Gemm::wide);
+            CHECK_FALSE(gemm_packed_usable(p));
+            set_cpu_isa(Isa::avx512);
         }
 }

@@ -366,6 +366,7 @@ void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
 
 // out[T, lin.out] = X[T, lin.in] Wᵀ, then the epilogue e (e.out must be out). X is x (f32) or x16 (bf16).
 // The weight packed at load (lin.wp) is used while the CPU's kernel choice is the one it was packed for.
+// bf16 weights packed "wide" (tensor/gemm.h) take the f32 activations x; the other bf16 kernels take x16.
 void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const uint16_t* x16, int64_t T,
             Epilogue& e) {
     const int64_t N = lin.out, K = lin.in;
@@ -375,7 +376,9 @@ void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const u
     hk.ctx = &e;
     const bool packed = gemm_packed_usable(lin.wp);
     if (dtype == DType::bf16) {
-        if (packed)
+        if (packed && lin.wp.wide)
+            gemm_f32_packed(false, T, N, K, 1.0f, x, K, lin.wp, 0.0f, e.out, e.ldo, hk);
+        else if (packed)
             gemm_bf16_packed(false, T, N, K, 1.0f, x16, K, lin.wp, 0.0f, e.out, e.ldo, hk);
         else
             gemm_bf16_hooked(false, true, T, N, K, 1.0f, x16, K, lin.w16, K, 0.0f, e.out, e.ldo, hk);
@@ -410,7 +413,12 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     auto grow = [](auto& v, int64_t n) {
         if (v.size() < size_t(n)) v.resize(size_t(n));
     };
+    // bf16 weights: the activations are also kept as bf16 copies (x16, a16) for the vdpbf16ps GEMMs and
+    // attention, unless the weights are packed "wide" (tensor/gemm.h), whose GEMMs take the f32 activations.
+    // (All weights are packed alike, and a pack goes stale for all of them at once, so layer 0 tells.)
     const bool bf16 = dtype_ == DType::bf16;
+    const bool act16 =
+        bf16 && !(!layers_.empty() && layers_[0].qv.wp.wide && gemm_packed_usable(layers_[0].qv.wp));
     grow(ws.x_, T * C);
     grow(ws.qv_, T * 2 * C);
     // kᵀ row stride: T rounded up to 16 floats, plus 16 when that is a multiple of 4 KiB. With a 4 KiB-multiple
@@ -421,7 +429,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
     grow(ws.f_, T * d.I);
-    if (bf16) {
+    if (act16) {
         grow(ws.x16_, T * C);
         grow(ws.a16_, T * std::max(C, d.I));
     }
@@ -431,8 +439,8 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     };
     float* x = ws.x_.data();
     float* h = ws.h_.data();
-    uint16_t* x16 = bf16 ? ws.x16_.data() : nullptr;  // bf16 copy of x (the input of qv, k and ffn_in)
-    uint16_t* a16 = bf16 ? ws.a16_.data() : nullptr;  // bf16 input of attn_out / ffn_out
+    uint16_t* x16 = act16 ? ws.x16_.data() : nullptr;  // bf16 copy of x (the input of qv, k and ffn_in)
+    uint16_t* a16 = act16 ? ws.a16_.data() : nullptr;  // bf16 input of attn_out / ffn_out
     const detail::BertFusedFns& fn = detail::bert_fused();
     if (B == 0) return;
 
@@ -450,7 +458,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         }
     }
     layernorm_forward(x, nullptr, nullptr, h, ln_emb_.w, ln_emb_.b, T, C, d.ln_eps);
-    if (bf16) fn.cast_bf16(x16, x, T * C);
+    if (act16) fn.cast_bf16(x16, x, T * C);
     snapshot();
 
     // ---- encoder layers
@@ -464,11 +472,11 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.out = h, e.ldo = C, e.bias = L.k.b, e.out_t = ws.kt_.data(), e.ldt = ldkt;
         linear(L.k, dtype_, x, x16, T, e);                                 // [C, T]:  kᵀ (via h)
         const AttnInput ain{ws.qv_.data(), 2 * C, ws.kt_.data(), ldkt, ws.qv_.data() + C, 2 * C};
-        if (bf16 && attention_bf16_supported(d.D)) {
+        if (act16 && attention_bf16_supported(d.D)) {
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
         } else {
             attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);   // [T, C]
-            if (bf16) fn.cast_bf16(a16, ws.ctx_.data(), T * C);
+            if (act16) fn.cast_bf16(a16, ws.ctx_.data(), T * C);
         }
         // x = LayerNorm(a Woᵀ + bo + x)
         e = Epilogue{};
@@ -476,7 +484,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.out = h, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
         e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
         linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
-        // f = gelu(x W1ᵀ + b1)   [T, I]  (bf16 mode: only its bf16 copy is used)
+        // f = gelu(x W1ᵀ + b1)   [T, I]  (with bf16 activation copies, only its bf16 copy a16 is used)
         e = Epilogue{};
         e.fn = &fn;
         e.out = ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true, e.gelu_tanh = d.gelu_tanh;
@@ -496,7 +504,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         grow(ws.cls_, B * C);
         grow(ws.pool_, B * C);
         for (int64_t b = 0; b < B; b++) std::memcpy(ws.cls_.data() + b * C, x + off[b] * C, size_t(C) * 4);
-        if (bf16) fn.cast_bf16(a16, ws.cls_.data(), B * C);
+        if (act16) fn.cast_bf16(a16, ws.cls_.data(), B * C);
         Epilogue e;
         e.fn = &fn;
         e.out = ws.pool_.data(), e.ldo = C, e.bias = pooler_.b;

@@ -24,10 +24,13 @@
 // effect of BERT's padding mask, at no cost. pack() turns a padded tokenizer Batch into this form.
 //
 // Precision: f32 runs everything in f32. bf16 converts the linear-layer weights to bf16 at load (embeddings,
-// LayerNorm and biases stay f32) and multiplies bf16 inputs with f32 accumulation (gemm_bf16); attention
-// runs on bf16-rounded q, k, v and probabilities with f32 accumulation and an f32 softmax
-// (attention_forward_bf16, where the CPU has avx512_bf16). Biases, residuals, GELU and LayerNorm are f32;
-// the bf16 copy of each GEMM input is written by the epilogue of the layer before.
+// LayerNorm and biases stay f32); how they are multiplied is the GEMM's bf16 choice (tensor/gemm.h):
+//   wide (Intel, and AVX-512 without avx512_bf16): f32 activations times the bf16 weights widened in registers,
+//        f32 FMAs; attention in f32: f32 speed with half the weight bytes to read, and A is not rounded.
+//   dot (vdpbf16ps): the activations are rounded to bf16 too (a bf16 copy of each GEMM input, written by the
+//        epilogue of the layer before), f32 accumulation; attention on bf16-rounded q, k, v and probabilities
+//        with an f32 softmax (attention_forward_bf16).
+// Without AVX-512 the bf16 weights are widened to f32 when packed. Biases, residuals, GELU and LayerNorm are f32.
 //
 // Fused epilogues: bias, residual, GELU, LayerNorm and the bf16 casts run in the GEMMs' hooks (tensor/gemm.h
 // GemmHooks) on blocks of the output that are still in cache, instead of separate passes over memory.
@@ -88,7 +91,7 @@ class BertWorkspace {
    private:
     friend class BertEncoder;
     std::vector<float> x_, qv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,2C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
-    std::vector<uint16_t> x16_, a16_;  // bf16 mode: copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
+    std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
 };
 
 class BertEncoder {

@@ -49,10 +49,11 @@ static Isa g_isa = initial_isa();
 
 Isa cpu_isa() { return g_isa; }
 void set_cpu_isa(Isa isa) { g_isa = int(isa) < int(cpu_isa_max()) ? isa : cpu_isa_max(); }
-bool cpu_has_avx512_bf16() {
+bool cpu_avx512_bf16_hw() {
     static const bool has = os_and_cpu("avx512bf16");
-    return has && g_isa == Isa::avx512;
+    return has;
 }
+bool cpu_has_avx512_bf16() { return cpu_avx512_bf16_hw() && g_isa == Isa::avx512; }
 const char* isa_name(Isa isa) {
     switch (isa) {
         case Isa::avx512: return "avx512";

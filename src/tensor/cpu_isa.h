@@ -13,6 +13,7 @@ enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
 Isa cpu_isa();                 // the path in use (TG_ISA respected)
 Isa cpu_isa_max();             // the best the CPU supports
 bool cpu_has_avx512_bf16();    // vdpbf16ps available (and ISA is avx512)
+bool cpu_avx512_bf16_hw();     // the CPU has avx512_bf16, whatever ISA is in use
 void set_cpu_isa(Isa isa);     // override (clamped to cpu_isa_max())
 const char* isa_name(Isa isa);
 

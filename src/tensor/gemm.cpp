@@ -230,10 +230,12 @@ void pack_b_panel(const Kernel<Ukr>& kn, const BLayout& L, Isa isa, bool tB, int
 
 // hooks (may be nullptr): the fused epilogue callbacks of gemm.h, called as blocks / row ranges finish.
 // Bpre (may be nullptr): op(B) already packed in b_layout's layout (gemm_pack_b_*); B is then not read.
-template <typename T, typename P, typename Ukr>
+// PB: the packed B element when it differs from A's (the "wide" bf16 B of the f32 kernel: then Bpre is required,
+// as only gemm_pack_b_bf16 makes that layout).
+template <typename T, typename P, typename Ukr, typename PB = P>
 void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const T* A,
                  int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads,
-                 const GemmHooks* hooks = nullptr, const P* Bpre = nullptr) {
+                 const GemmHooks* hooks = nullptr, const PB* Bpre = nullptr) {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.f) {  // as in BLAS: A, B not read
         scale_c(M, N, beta, C, ldc);
@@ -271,8 +273,13 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
 
     // Scratch is allocated here, outside the parallel region (an exception must not escape it):
     // packed B shared by the team, and one mc x K slice of packed A per thread.
-    P* Bpack = Bpre ? nullptr : tl_bpack.get<P>(size_t(Kp * Npad));
-    const P* Bp = Bpre ? Bpre : Bpack;
+    P* Bpack = nullptr;
+    const PB* Bp = Bpre;
+    if constexpr (std::is_same_v<PB, P>) {
+        if (!Bpre) Bp = Bpack = tl_bpack.get<P>(size_t(Kp * Npad));
+    } else {
+        TG_CHECK(Bpre, "gemm: this kernel needs a prepacked B");
+    }
     // With column groups, several items share a row block: op(A) is then packed once, up front, into one
     // shared buffer (row block rb at Abuf + rb*mc*Kp) instead of once per item. (Small M, e.g. one
     // 128-token sequence: it was packed up to 8 times, 13% of a batch-1 BERT forward.)
@@ -296,7 +303,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
         //    (and, with column groups, all of op(A): units after the B panels, claimed the same way)
         for (int64_t c; (c = next_panel.fetch_add(1, std::memory_order_relaxed)) < npanels + a_units;) {
             if (c < npanels) {
-                pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
+                if constexpr (std::is_same_v<PB, P>) pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
             } else {
                 const int64_t rb = (c - npanels) / nkb, pb = (c - npanels) % nkb, ic = rb * mc;
                 pack_a_block(ic, std::min(mc, M - ic), pb, Abuf + rb * mc * Kp);
@@ -329,7 +336,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                     const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0);
                     const float beta_blk = pb == 0 ? beta : 1.f;  // later K blocks accumulate into C
                     const P* Ablk = Ap + k0 * mc;
-                    const P* Bblk = Bp + k0 * Npad + (jc / NR) * kcb * NR;
+                    const PB* Bblk = Bp + k0 * Npad + (jc / NR) * kcb * NR;
                     for (int64_t ir = 0; ir < mb; ir += MR) {
                         const int m = int(std::min<int64_t>(MR, mb - ir));
                         const P* Apan = Ablk + (ir / MR) * kcb * MR;
@@ -384,14 +391,72 @@ GemmPackedB pack_b_all(const Kernel<Ukr>& kn, bool bf16, bool tB, int64_t N, int
     return pb;
 }
 
-bool packed_usable(const GemmPackedB& B, bool bf16) {
-    return B.bf16 == bf16 && B.isa == int(cpu_isa()) && (!bf16 || B.pairs == cpu_has_avx512_bf16());
+// The bf16 kernel choice (gemm.h): TG_BF16_GEMM, else wide on Intel and where the CPU has no avx512_bf16.
+// Made on first use (not during static initialization) from what the CPU is, never from the ISA in use.
+Bf16Gemm initial_bf16_kernel() {
+    if (const char* s = std::getenv("TG_BF16_GEMM")) {
+        if (!std::strcmp(s, "dot")) return Bf16Gemm::dot;
+        if (!std::strcmp(s, "wide")) return Bf16Gemm::wide;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("intel")) return Bf16Gemm::wide;
+#endif
+    return cpu_avx512_bf16_hw() ? Bf16Gemm::dot : Bf16Gemm::wide;
 }
+int g_bf16_override = -1;  // set_gemm_bf16_kernel
+Bf16Gemm bf16_kernel_now() {
+    if (g_bf16_override >= 0) return Bf16Gemm(g_bf16_override);
+    static const Bf16Gemm initial = initial_bf16_kernel();
+    return initial;
+}
+
+// The layout a bf16 B gets when packed now: wide (AVX-512 and the wide choice), vdpbf16ps pairs, or f32 panels.
+bool bf16_packs_wide() { return cpu_isa() == Isa::avx512 && bf16_kernel_now() == Bf16Gemm::wide; }
+bool bf16_packs_pairs() { return !bf16_packs_wide() && cpu_has_avx512_bf16(); }
+
+// Packed for the kernels in use now: same ISA and, for bf16, the layout a pack made now would have.
+bool packed_current(const GemmPackedB& B) {
+    if (B.isa != int(cpu_isa())) return false;
+    return !B.bf16 || (B.wide == bf16_packs_wide() && B.pairs == bf16_packs_pairs());
+}
+// accepts: bf16 = false: f32 panels or wide bf16 (gemm_f32_packed); bf16 = true: any bf16 pack (gemm_bf16_packed)
 void check_packed(const char* fn, const GemmPackedB& B, bool bf16, int64_t N, int64_t K) {
     TG_CHECK(B.N == N && B.K == K, fn, ": packed B is [K=", B.K, ", N=", B.N, "], the product needs [K=", K, ", N=",
              N, "]");
-    TG_CHECK(packed_usable(B, bf16), fn, ": packed B was packed for another kernel (",
-             B.bf16 ? "bf16" : "f32", ", ISA ", B.isa, "); repack it after changing the ISA");
+    TG_CHECK(bf16 ? B.bf16 : (!B.bf16 || B.wide), fn, ": packed B holds ", B.bf16 ? "bf16" : "f32",
+             " values in a layout this product does not take");
+    TG_CHECK(packed_current(B), fn, ": packed B was packed for another kernel (", B.bf16 ? "bf16" : "f32", ", ISA ",
+             B.isa, B.wide ? ", wide" : B.pairs ? ", pairs" : "", "); repack it after changing the ISA or bf16 kernel");
+}
+
+// Pack op(B) (bf16) in the wide layout of gemm_kernels.h: f32 blocking (b_layout<float>), bf16 values, each k
+// row's 32 columns interleaved (column w at 2w, column w + 16 at 2w + 1).
+GemmPackedB pack_b_wide(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb) {
+    const Kernel<UkrF32B16> kn = kernel_f32b16_avx512();
+    TG_CHECK(kn.nr == 32, "gemm_pack_b_bf16: the wide layout needs NR = 32");
+    GemmPackedB pb;
+    pb.N = N, pb.K = K, pb.bf16 = true, pb.wide = true, pb.isa = int(cpu_isa());
+    if (N == 0 || K == 0) return pb;
+    const BLayout L = b_layout<float>(kn, N, K);
+    const size_t bytes = (size_t(L.Kp * L.Npad) * sizeof(uint16_t) + 63) / 64 * 64;
+    void* q = std::aligned_alloc(64, bytes);
+    TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
+    pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
+    uint16_t* dst = reinterpret_cast<uint16_t*>(pb.data.get());
+    for (int64_t blk = 0; blk < L.nkb; blk++) {
+        const int64_t k0 = blk * L.kc, kcb = std::min(L.kc, L.Kp - k0);
+        for (int64_t jt = 0; jt < L.tiles_n; jt++) {
+            uint16_t* panel = dst + k0 * L.Npad + jt * kcb * 32;
+            for (int64_t k = 0; k < kcb; k++)
+                for (int64_t j = 0; j < 32; j++) {
+                    const int64_t n = jt * 32 + j, kk = k0 + k;
+                    const uint16_t v = n < N ? (tB ? B[n * ldb + kk] : B[kk * ldb + n]) : uint16_t(0);
+                    panel[k * 32 + (j < 16 ? 2 * j : 2 * (j - 16) + 1)] = v;
+                }
+        }
+    }
+    return pb;
 }
 
 }  // namespace
@@ -402,10 +467,13 @@ GemmPackedB gemm_pack_b_f32(bool tB, int64_t N, int64_t K, const float* B, int64
 }
 GemmPackedB gemm_pack_b_bf16(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb) {
     check_args("gemm_pack_b_bf16", false, tB, 1, N, K, K, ldb, N);
-    if (cpu_has_avx512_bf16()) return pack_b_all<uint16_t, uint32_t>(kernel_bf16_avx512(), true, tB, N, K, B, ldb);
+    if (bf16_packs_wide()) return pack_b_wide(tB, N, K, B, ldb);
+    if (bf16_packs_pairs()) return pack_b_all<uint16_t, uint32_t>(kernel_bf16_avx512(), true, tB, N, K, B, ldb);
     return pack_b_all<uint16_t, float>(f32_kernel_for_isa(), true, tB, N, K, B, ldb);
 }
-bool gemm_packed_usable(const GemmPackedB& B) { return B.data && packed_usable(B, B.bf16); }
+bool gemm_packed_usable(const GemmPackedB& B) { return B.data && packed_current(B); }
+Bf16Gemm gemm_bf16_kernel() { return bf16_kernel_now(); }
+void set_gemm_bf16_kernel(Bf16Gemm k) { g_bf16_override = int(k); }
 
 void gemm_f32_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                      const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks) {
@@ -413,8 +481,12 @@ void gemm_f32_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, cons
     if (M == 0 || N == 0 || K == 0) return gemm_driver<float, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha,
                                                                      A, lda, nullptr, 1, beta, C, ldc, 1, &hooks);
     check_packed("gemm_f32_packed", B, false, N, K);
-    gemm_driver<float, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C, ldc,
-                              num_threads(), &hooks, reinterpret_cast<const float*>(B.data.get()));
+    if (B.wide)
+        gemm_driver<float, float>(kernel_f32b16_avx512(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C, ldc,
+                                  num_threads(), &hooks, reinterpret_cast<const uint16_t*>(B.data.get()));
+    else
+        gemm_driver<float, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C, ldc,
+                                  num_threads(), &hooks, reinterpret_cast<const float*>(B.data.get()));
 }
 
 void gemm_bf16_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
@@ -424,7 +496,10 @@ void gemm_bf16_packed(bool tA, int64_t M, int64_t N, int64_t K, float alpha, con
         return gemm_driver<uint16_t, float>(f32_kernel_for_isa(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta,
                                             C, ldc, 1, &hooks);
     check_packed("gemm_bf16_packed", B, true, N, K);
-    if (B.pairs)
+    if (B.wide)  // A widened to f32 as it is packed
+        gemm_driver<uint16_t, float>(kernel_f32b16_avx512(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C,
+                                     ldc, num_threads(), &hooks, reinterpret_cast<const uint16_t*>(B.data.get()));
+    else if (B.pairs)
         gemm_driver<uint16_t, uint32_t>(kernel_bf16_avx512(), tA, false, M, N, K, alpha, A, lda, nullptr, 1, beta, C,
                                         ldc, num_threads(), &hooks, B.data.get());
     else

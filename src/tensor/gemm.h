@@ -57,17 +57,35 @@ void gemm_bf16_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
 // panel layout; products with it then skip packing B (which costs as much as the multiply itself when M is
 // a few dozen rows). The layout belongs to the kernel chosen at pack time (tg::cpu_isa(), avx512_bf16):
 // gemm_packed_usable() says whether it still matches; the products throw if it does not.
-// Results are bit-identical to gemm_f32 / gemm_bf16 with beta, alpha, hooks the same.
+// Results are bit-identical to gemm_f32 / gemm_bf16 with beta, alpha, hooks the same, except for a bf16 B packed
+// "wide" (below), whose products equal gemm_f32's on the bf16 values widened to f32.
+//
+// bf16 weights on AVX-512 can be multiplied two ways, chosen when they are packed (gemm_bf16_kernel()):
+//   dot   vdpbf16ps: A is rounded to bf16 too, two k per instruction, bf16 k pairs in the panels.
+//   wide  the f32 micro-kernel with B kept as bf16 in the panels and widened in registers (a shift and a mask
+//         per 32 values), A in f32: half the weight memory and traffic, f32 FMA speed, and more accurate (A is
+//         not rounded). gemm_f32_packed then takes the f32 A directly (gemm_bf16_packed widens a bf16 A).
+// vdpbf16ps does twice an FMA's products per instruction, but where it issues at a quarter of the FMA rate
+// (the Intel Xeons measured here, tools/bench/bench_gemm: 169 vs 339 GFLOP/s on 2 cores) it is half as fast
+// as f32, and "wide" is ~2x faster; on AMD Zen 4/5 it is the other way round. Default: wide on Intel CPUs and
+// on AVX-512 CPUs without avx512_bf16 (where the alternative widened B to f32 at pack time, doubling its
+// memory), dot elsewhere; TG_BF16_GEMM=dot|wide at start-up or set_gemm_bf16_kernel() overrides it.
+// Without AVX-512 (AVX2, scalar) bf16 B is widened to f32 at pack time whatever the choice.
+enum class Bf16Gemm { dot, wide };
+Bf16Gemm gemm_bf16_kernel();
+void set_gemm_bf16_kernel(Bf16Gemm k);
+
 struct GemmPackedB {
     int64_t N = 0, K = 0;             // op(B) is [K, N]
     bool bf16 = false;                // packed from bf16 (for gemm_bf16_packed)
     bool pairs = false;               // bf16 k pairs (vdpbf16ps) rather than widened f32
+    bool wide = false;                // bf16 values for the f32 kernel (Bf16Gemm::wide); gemm_f32_packed accepts it
     int isa = -1;                     // tg::Isa at pack time
-    std::shared_ptr<uint32_t> data;   // 64-byte aligned panels (f32 bits or bf16 pairs)
+    std::shared_ptr<uint32_t> data;   // 64-byte aligned panels (f32 bits, bf16 pairs or bf16 values)
 };
 GemmPackedB gemm_pack_b_f32(bool transB, int64_t N, int64_t K, const float* B, int64_t ldb);
 GemmPackedB gemm_pack_b_bf16(bool transB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb);
-bool gemm_packed_usable(const GemmPackedB& B);
+bool gemm_packed_usable(const GemmPackedB& B);  // packed for the kernels in use now (ISA, bf16 choice)
 void gemm_f32_packed(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                      const GemmPackedB& B, float beta, float* C, int64_t ldc, const GemmHooks& hooks = {});
 void gemm_bf16_packed(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,

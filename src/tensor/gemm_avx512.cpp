@@ -83,6 +83,38 @@ static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int6
     store_tile(acc, C, ldc, m, n, alpha, beta);
 }
 
+// f32 A x bf16 B ("wide" layout of gemm_kernels.h): the f32 kernel above, with each k step's 32 columns of B
+// loaded as 32 bf16 values (64 bytes) and widened in registers. Lane w of the load holds column w in its low
+// half and column w + 16 in its high half; an f32 whose low 16 bits are zero IS the bf16 value, so
+//     columns 0..15  = load << 16          columns 16..31 = load & 0xFFFF0000
+// Two integer ops per 24 FMAs; the products and their order are exactly ukr_f32's on the widened B.
+static void ukr_f32b16(int64_t kc, const float* Ap, const uint16_t* Bp, float* C, int64_t ldc, int m, int n,
+                       float alpha, float beta) {
+    static_assert(NV == 2, "the wide layout interleaves exactly two vectors of columns");
+    __m512 acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
+    const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u));
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512i w = _mm512_load_si512(Bp);
+        const __m512 b[NV] = {_mm512_castsi512_ps(_mm512_slli_epi32(w, 16)),
+                              _mm512_castsi512_ps(_mm512_and_si512(w, high))};
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            const __m512 a = _mm512_set1_ps(Ap[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(acc, C, ldc, m, n, alpha, beta);
+}
+
 // bf16: vdpbf16ps acc, a, b computes, per f32 lane j,  acc[j] += a.lo[j]*b.lo[j] + a.hi[j]*b.hi[j]
 // where lo/hi are the two bf16 halves of the 32-bit lane. Packed B holds (B[k][j], B[k+1][j]) in lane
 // j, and we broadcast the 32-bit pair (A[r][k], A[r][k+1]) to every lane, so one instruction does
@@ -181,5 +213,7 @@ void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int6
 Kernel<UkrF32> kernel_f32_avx512() { return {MR, NR, 384, 192, 256, ukr_f32}; }
 // bf16 k pairs take the same bytes per step as f32 k steps, so the same blocking holds in pairs.
 Kernel<UkrBf16> kernel_bf16_avx512() { return {MR, NR, 384, 192, 256, ukr_bf16}; }
+// The wide kernel reads half the B bytes of the f32 one; the f32 blocking is kept (same A panels, same C blocks).
+Kernel<UkrF32B16> kernel_f32b16_avx512() { return {MR, NR, 384, 192, 256, ukr_f32b16}; }
 
 }  // namespace tg::gemm_detail

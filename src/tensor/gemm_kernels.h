@@ -10,6 +10,11 @@
 //
 // bf16: one packed element is a uint32 holding TWO bf16 values adjacent in k (k even in the low half,
 // k+1 in the high half), which is the operand layout of vdpbf16ps; odd K is zero-padded.
+// bf16 "wide" B (f32 kernel, B widened in registers; AVX-512, NR = 32): Bp[kc][NR] of uint16 bf16 values,
+// row k holding columns 0..31 interleaved so that 32-bit lane w = (column w, column w + 16):
+//     Bp[k][2w] = B(k, w),  Bp[k][2w + 1] = B(k, w + 16)        w = 0..15
+// so one 64-byte load, a 16-bit left shift (columns 0..15) and a mask of the high halves (16..31) give the
+// two f32 vectors exactly (bf16 is the upper half of an f32).
 //
 // Micro-kernel contract (every ISA). A C element's value depends only on this computation, never on
 // which tile or thread produced it, which is what makes results independent of the thread count:
@@ -26,6 +31,8 @@ using UkrF32 = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, 
                         float alpha, float beta);
 using UkrBf16 = void (*)(int64_t kpairs, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m,
                          int n, float alpha, float beta);
+using UkrF32B16 = void (*)(int64_t kc, const float* Ap, const uint16_t* Bp, float* C, int64_t ldc, int m, int n,
+                           float alpha, float beta);
 
 // A kernel description: register tile and cache blocking chosen for that ISA.
 //   kc  = largest K block depth (f32 elements, or bf16 k pairs); the driver splits K into equal
@@ -43,6 +50,7 @@ struct Kernel {
 // cpu_has_avx512_bf16() for the bf16 one): the code inside uses those instructions.
 Kernel<UkrF32> kernel_f32_avx512();
 Kernel<UkrBf16> kernel_bf16_avx512();
+Kernel<UkrF32B16> kernel_f32b16_avx512();  // f32 A x "wide" bf16 B (needs AVX-512 only, not avx512_bf16)
 Kernel<UkrF32> kernel_f32_avx2();
 
 // Vectorized packing of a "gather" operand of 32-bit elements (f32, or bf16 pairs along k):

@@ -10,8 +10,9 @@
 // For each batch size B and sequence length S it runs one warm-up batch, then consecutive batches of B rows
 // (cycling through the N rows) for at least --seconds, and prints
 //   {"impl":"tastegraph","dtype":"f32","threads":2,"batch":B,"seq":S,"ms_per_batch":..,"sent_per_s":..,
-//    "peak_rss_mb":..}
-// peak_rss_mb is the process's peak resident set so far (VmHWM), weights included.
+//    "peak_rss_mb":..,"gemm":".."}
+// peak_rss_mb is the process's peak resident set so far (VmHWM), weights included. gemm names the GEMM kernel
+// the weights were packed for: "f32", or for bf16 "wide", "dot" (vdpbf16ps) or "f32-widened" (tensor/gemm.h).
 // --emb-out writes the mean-pooled embeddings of the first 32 rows at the last seq length (for the bf16-vs-f32
 // cosine check).
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "nn/bert.h"
 #include "nn/pooling.h"
 #include "tensor/common.h"
+#include "tensor/gemm.h"
 #include "tensor/npy.h"
 #include "tensor/parallel.h"
 
@@ -88,6 +90,13 @@ int main(int argc, char** argv) {
         set_num_threads(threads);
         const DType dtype = dtype_s == "bf16" ? DType::bf16 : DType::f32;
         BertEncoder bert = BertEncoder::load(model, dtype);
+        // the layout a weight packed now gets (what load just did): which GEMM kernel the timings are of
+        const char* gemm_name = "f32";
+        if (dtype == DType::bf16) {
+            const uint16_t one[1] = {0x3f80};
+            const GemmPackedB pb = gemm_pack_b_bf16(true, 1, 1, one, 1);
+            gemm_name = pb.wide ? "wide" : pb.pairs ? "dot" : "f32-widened";
+        }
         NpyFile ids(ids_path);
         TG_CHECK(ids.dtype() == DType::i32 && ids.shape().size() == 2, ids_path, ": expected int32 [N, S]");
         const int64_t N = ids.shape()[0], Smax = ids.shape()[1];
@@ -117,9 +126,9 @@ int main(int argc, char** argv) {
                 } while (el < seconds || iters < 3);
                 const double ms = 1e3 * el / double(iters);
                 std::printf("{\"impl\":\"tastegraph\",\"dtype\":\"%s\",\"threads\":%d,\"batch\":%lld,\"seq\":%lld,"
-                            "\"ms_per_batch\":%.3f,\"sent_per_s\":%.2f,\"peak_rss_mb\":%.1f}\n",
+                            "\"ms_per_batch\":%.3f,\"sent_per_s\":%.2f,\"peak_rss_mb\":%.1f,\"gemm\":\"%s\"}\n",
                             dtype_s.c_str(), threads, (long long)B, (long long)S, ms, 1e3 * double(B) / ms,
-                            peak_rss_mb());
+                            peak_rss_mb(), gemm_name);
                 std::fflush(stdout);
             }
             if (!emb_out.empty()) {  // mean-pooled embeddings of the first min(N, 32) rows at this S

@@ -18,7 +18,8 @@
    each peer) and the same as JSON lines, plus the cosine between our bf16 and f32 mean-pooled embeddings.
 4. Puts each speed goal of the BERT issue next to the ceiling it must fit under: the encoder's arithmetic
    (model_flops: every GEMM and the attention products, counted from config.json) at the goal's rate, as a
-   share of the FMA peak that $BUILD/bench_gemm --peak-only measures (f32 FMAs; vdpbf16ps for bf16). A goal
+   share of the FMA peak that $BUILD/bench_gemm --peak-only measures (f32 FMAs; vdpbf16ps for bf16 when the
+   bf16 GEMM kernel is "dot", the f32 FMAs when it is "wide", see src/tensor/gemm.h). A goal
    over 100 % cannot be met on this CPU by any implementation that does the model's arithmetic.
 The machine may be shared: timings are noisy, compare within one run.
 """
@@ -257,8 +258,12 @@ def main():
     def gflops(r):
         return r["sent_per_s"] * model_flops(cfg, r["seq"]) * 1e-9
 
+    # bf16 weights run on vdpbf16ps ("dot", its own peak) or on the f32 FMAs ("wide", "f32-widened")
+    bf16_gemm = next((r.get("gemm", "dot") for r in res if r["impl"] == "tastegraph" and r["dtype"] == "bf16"), "dot")
+    print(f"bf16 GEMM kernel: {bf16_gemm} (TG_BF16_GEMM=dot|wide chooses; src/tensor/gemm.h)")
+
     def ceiling(dt):  # the FMA peak a dtype's GEMMs run against (0 when unknown)
-        return peak16 if dt == "bf16" and peak16 > 0 else peak32
+        return peak16 if dt == "bf16" and bf16_gemm == "dot" and peak16 > 0 else peak32
 
     def share(gf, dt):  # percent of the ceiling for that dtype ("-" when unknown)
         pk = ceiling(dt)

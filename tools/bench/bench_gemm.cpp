@@ -2,6 +2,7 @@
 //
 //   make bench                                   (runs ./build/bench_gemm with OpenBLAS's own CPU detection)
 //   ./build-x/bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only] [--rows M]
+//                        [--packed]
 //
 // What it does, in order:
 //   1. measures this machine's f32 FMA peak for each thread count: every thread runs a loop of
@@ -15,6 +16,10 @@
 //      count: checks our f32 and bf16 results against OpenBLAS (max |diff| / max |C|), then times
 //      ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs, default 7).
 //      The load average is printed at the start and the end: timings on a busy machine are noisy.
+//   --packed instead times the encoder's path: the weight ([N, K], NT) packed once ahead (gemm_pack_b_*), then
+//      gemm_f32_packed / gemm_bf16_packed per call, for f32 and for both bf16 kernels of tensor/gemm.h ("dot",
+//      vdpbf16ps on bf16 A; "wide", bf16 weights widened in registers, f32 A), with one JSON line per case:
+//      {"bench":"gemm_packed","m":..,"n":..,"k":..,"threads":T,"f32_gflops":..,"dot_gflops":..,"wide_gflops":..}
 // A readable table goes to stderr; stdout gets one JSON object per case and line:
 //   {"bench":"gemm","m":4096,"n":384,"k":384,"threads":2,"dtype":"f32","gflops":..,"peak_gflops":..,
 //    "openblas_gflops":..,"transB":false}
@@ -173,7 +178,7 @@ static double max_rel_diff(const std::vector<float>& x, const std::vector<float>
 
 int main(int argc, char** argv) {
     int reps = 7;
-    bool nn_only = false, quick = false, peak_only = false;
+    bool nn_only = false, quick = false, peak_only = false, packed = false;
     int rows = 4096;  // M of every shape (--rows)
     std::vector<int> thread_counts = {1, 2};
     for (int i = 1; i < argc; i++) {
@@ -183,6 +188,7 @@ int main(int argc, char** argv) {
         else if (a == "--quick") quick = true;
         else if (a == "--cpu-time") g_cpu_time = true;
         else if (a == "--peak-only") peak_only = true;
+        else if (a == "--packed") packed = true;
         else if (a == "--rows" && i + 1 < argc) rows = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc) {
             thread_counts.clear();
@@ -192,7 +198,7 @@ int main(int argc, char** argv) {
                 if (*p == ',') p++;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only] [--rows M]\n");
+            std::fprintf(stderr, "usage: bench_gemm [--reps N] [--threads 1,2] [--nn-only] [--quick] [--cpu-time] [--peak-only] [--rows M] [--packed]\n");
             return 2;
         }
     }
@@ -232,6 +238,49 @@ int main(int argc, char** argv) {
         for (size_t t = 0; t < thread_counts.size(); t++)
             std::printf("{\"bench\":\"peak\",\"threads\":%d,\"f32_gflops\":%.1f,\"bf16_gflops\":%.1f}\n",
                         thread_counts[t], peak[t], peak16[t]);
+        return 0;
+    }
+    if (packed) {  // the encoder's path: weights packed once, f32 and both bf16 kernels
+        std::fprintf(stderr, "\npacked weights (NT)  thr |  f32 GF/s  %%peak | dot GF/s  %%peak | wide GF/s  %%peak\n");
+        const Bf16Gemm keep = gemm_bf16_kernel();
+        for (const Shape& s : shapes) {
+            const int64_t M = s.m, N = s.n, K = s.k;
+            const auto A = rand_vec(size_t(M * K), 1), W = rand_vec(size_t(K * N), 2);
+            std::vector<uint16_t> A16(A.size()), W16(W.size());
+            for (size_t i = 0; i < A.size(); i++) A16[i] = f32_to_bf16(A[i]);
+            for (size_t i = 0; i < W.size(); i++) W16[i] = f32_to_bf16(W[i]);
+            std::vector<float> C(size_t(M * N));
+            const double flops = 2.0 * double(M) * double(N) * double(K);
+            const GemmPackedB p32 = gemm_pack_b_f32(true, N, K, W.data(), K);
+            set_gemm_bf16_kernel(Bf16Gemm::dot);
+            const GemmPackedB pdot = gemm_pack_b_bf16(true, N, K, W16.data(), K);
+            set_gemm_bf16_kernel(Bf16Gemm::wide);
+            const GemmPackedB pwide = gemm_pack_b_bf16(true, N, K, W16.data(), K);
+            for (size_t ti = 0; ti < thread_counts.size(); ti++) {
+                set_num_threads(thread_counts[ti]);
+                const double gf32 = flops / best_seconds(reps, [&] {
+                    gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p32, 0.f, C.data(), N);
+                }) * 1e-9;
+                set_gemm_bf16_kernel(Bf16Gemm::dot);
+                const double gfd = flops / best_seconds(reps, [&] {
+                    gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), K, pdot, 0.f, C.data(), N);
+                }) * 1e-9;
+                set_gemm_bf16_kernel(Bf16Gemm::wide);
+                const double gfw = !pwide.wide ? 0.0 : flops / best_seconds(reps, [&] {
+                    gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, pwide, 0.f, C.data(), N);
+                }) * 1e-9;
+                const double pk = peak[ti];
+                char shape[32];
+                std::snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)M, (long long)N, (long long)K);
+                std::fprintf(stderr, "%-20s %3d | %9.1f %5.1f%% | %8.1f %5.1f%% | %9.1f %5.1f%%\n", shape,
+                             thread_counts[ti], gf32, 100 * gf32 / pk, gfd, 100 * gfd / pk, gfw, 100 * gfw / pk);
+                std::printf("{\"bench\":\"gemm_packed\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"threads\":%d,"
+                            "\"f32_gflops\":%.1f,\"dot_gflops\":%.1f,\"wide_gflops\":%.1f}\n",
+                            (long long)M, (long long)N, (long long)K, thread_counts[ti], gf32, gfd, gfw);
+                std::fflush(stdout);
+            }
+        }
+        set_gemm_bf16_kernel(keep);
         return 0;
     }
     std::fprintf(stderr, "\n%-20s %-3s %3s | %9s %6s | %9s %6s %6s | %9s | %7s %7s | %9s %9s\n", "shape M,N,K", "lay",

@@ -150,7 +150,9 @@ BertEncoder::~BertEncoder() = default;
 
 size_t BertEncoder::weight_bytes_owned() const {
     size_t n = 0;
-    auto packed = [](const Linear& l) { return l.wp.data ? size_t(l.wp.K * l.wp.N) * (l.wp.pairs ? 2 : 4) : 0; };
+    auto packed = [](const Linear& l) {  // bf16 pairs and wide bf16 panels: 2 bytes an element; f32 panels 4
+        return l.wp.data ? size_t(l.wp.K * l.wp.N) * (l.wp.pairs || l.wp.wide ? 2 : 4) : 0;
+    };
     for (const Layer& L : layers_)
         n += packed(L.qv) + packed(L.k) + packed(L.attn_out) + packed(L.ffn_in) + packed(L.ffn_out);
     n += packed(pooler_);

@@ -290,12 +290,16 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
     // the others waiting for it at a barrier.
     const int64_t npanels = Bpre ? 0 : nkb * tiles_n;
-    const int64_t a_units = shared_a ? row_blocks * nkb : 0;  // shared A: one unit per (row block, K block)
+    // shared A: one unit per (row block, K block, chunk of a_chunk rows), so that both threads pack even when
+    // there is one row block (M = 128: packing it alone had one thread wait for the other)
+    const int64_t a_chunk = 4 * MR, a_chunks = (mc + a_chunk - 1) / a_chunk;
+    const int64_t a_units = shared_a ? row_blocks * nkb * a_chunks : 0;
     std::atomic<int64_t> next_panel{0}, panels_done{0};
-    auto pack_a_block = [&](int64_t ic, int64_t mb, int64_t pb, P* Ap) {  // rows ic..ic+mb, K block pb
-        const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE;
-        const T* src = tA ? A + kel * lda + ic : A + ic * lda + kel;
-        pack<T, P>(isa, !tA, src, lda, mb, K - kel, kcb, MR, Ap + k0 * mc);
+    // pack rows ic+r0 .. ic+r0+nr of op(A) (r0 a multiple of MR), K block pb, into the row block's buffer Ap
+    auto pack_a_rows = [&](int64_t ic, int64_t r0, int64_t nr, int64_t pb, P* Ap) {
+        const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0), kel = k0 * KPE, i0 = ic + r0;
+        const T* src = tA ? A + kel * lda + i0 : A + i0 * lda + kel;
+        pack<T, P>(isa, !tA, src, lda, nr, K - kel, kcb, MR, Ap + k0 * mc + (r0 / MR) * kcb * MR);
     };
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -305,8 +309,9 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
             if (c < npanels) {
                 if constexpr (std::is_same_v<PB, P>) pack_b_panel<T, P>(kn, BL, isa, tB, N, K, B, ldb, c, Bpack);
             } else {
-                const int64_t rb = (c - npanels) / nkb, pb = (c - npanels) % nkb, ic = rb * mc;
-                pack_a_block(ic, std::min(mc, M - ic), pb, Abuf + rb * mc * Kp);
+                const int64_t u = c - npanels, rb = u / (nkb * a_chunks), pb = u / a_chunks % nkb;
+                const int64_t ic = rb * mc, mb = std::min(mc, M - ic), r0 = u % a_chunks * a_chunk;
+                if (r0 < mb) pack_a_rows(ic, r0, std::min(a_chunk, mb - r0), pb, Abuf + rb * mc * Kp);
             }
             panels_done.fetch_add(1, std::memory_order_release);
         }
@@ -329,7 +334,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
             if (shared_a)
                 Ap = Abuf + (ic / mc) * mc * Kp;
             else
-                for (int64_t pb = 0; pb < nkb; pb++) pack_a_block(ic, mb, pb, Ap);
+                for (int64_t pb = 0; pb < nkb; pb++) pack_a_rows(ic, 0, mb, pb, Ap);
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);
                 for (int64_t pb = 0; pb < nkb; pb++) {

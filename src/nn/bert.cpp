@@ -45,7 +45,7 @@ PackedBatch pack(const Batch& b) {
 }
 
 size_t BertWorkspace::bytes() const {
-    return 4 * (x_.capacity() + qv_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
+    return 4 * (x_.capacity() + qkv_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
                 cls_.capacity() + pool_.capacity()) +
            2 * (x16_.capacity() + a16_.capacity());
 }
@@ -54,7 +54,7 @@ size_t BertWorkspace::bytes() const {
 // The name map: HuggingFace BertModel tensor names -> our modules
 // ================================================================================================
 // Names are looked up with and without the "bert." prefix that task heads (BertForMaskedLM, ...) add.
-// Shapes use the letters of bert.h. The fused query/value matrix stacks query rows, then value rows.
+// Shapes use the letters of bert.h. The fused qkv matrix stacks query rows, then value rows, then key rows.
 
 namespace {
 enum class Slot {
@@ -76,12 +76,12 @@ const MapRow kNameMap[] = {
     {{"embeddings.token_type_embeddings.weight",          "type_emb",                        "[TV, C]"}, Slot::type,     false, false},
     {{"embeddings.LayerNorm.weight",                      "ln_emb.w",                        "[C]"},     Slot::emb_ln_w, false, false},
     {{"embeddings.LayerNorm.bias",                        "ln_emb.b",                        "[C]"},     Slot::emb_ln_b, false, false},
-    {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qv.w rows [0, C)",      "[C, C]"},  Slot::q_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qv.b [0, C)",           "[C]"},     Slot::q_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].k.w (output stored Kᵀ)","[C, C]"},  Slot::k_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].k.b",                   "[C]"},     Slot::k_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qv.w rows [C, 2C)",     "[C, C]"},  Slot::v_w,      true,  false},
-    {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qv.b [C, 2C)",          "[C]"},     Slot::v_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qkv.w rows [0, C)",     "[C, C]"},  Slot::q_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qkv.b [0, C)",          "[C]"},     Slot::q_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].qkv.w rows [2C, 3C) (output stored Kᵀ)", "[C, C]"}, Slot::k_w, true, false},
+    {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].qkv.b [2C, 3C)",        "[C]"},     Slot::k_b,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qkv.w rows [C, 2C)",    "[C, C]"},  Slot::v_w,      true,  false},
+    {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qkv.b [C, 2C)",         "[C]"},     Slot::v_b,      true,  false},
     {{"encoder.layer.{l}.attention.output.dense.weight",  "layers[l].attn_out.w",            "[C, C]"},  Slot::ao_w,     true,  false},
     {{"encoder.layer.{l}.attention.output.dense.bias",    "layers[l].attn_out.b",            "[C]"},     Slot::ao_b,     true,  false},
     {{"encoder.layer.{l}.attention.output.LayerNorm.weight", "layers[l].ln_attn.w",          "[C]"},     Slot::aln_w,    true,  false},
@@ -154,7 +154,7 @@ size_t BertEncoder::weight_bytes_owned() const {
         return l.wp.data ? size_t(l.wp.K * l.wp.N) * (l.wp.pairs || l.wp.wide ? 2 : 4) : 0;
     };
     for (const Layer& L : layers_)
-        n += packed(L.qv) + packed(L.k) + packed(L.attn_out) + packed(L.ffn_in) + packed(L.ffn_out);
+        n += packed(L.qkv) + packed(L.attn_out) + packed(L.ffn_in) + packed(L.ffn_out);
     n += packed(pooler_);
     for (auto& v : owned_f32_) n += 4 * v.size();
     for (auto& v : owned_bf16_) n += 2 * v.size();
@@ -229,7 +229,7 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
     };
 
     e.layers_.resize(size_t(d.L));
-    std::vector<const float*> qv_parts(size_t(4 * d.L), nullptr);  // per layer: q_w v_w q_b v_b
+    std::vector<const float*> qkv_parts(size_t(6 * d.L), nullptr);  // per layer: q_w v_w k_w q_b v_b k_b
     for (const MapRow& r : kNameMap) {
         const int64_t nl = r.per_layer ? d.L : 1;
         for (int64_t l = 0; l < nl; l++) {
@@ -248,12 +248,12 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
                 case Slot::type: e.type_ = p; break;
                 case Slot::emb_ln_w: e.ln_emb_.w = p; break;
                 case Slot::emb_ln_b: e.ln_emb_.b = p; break;
-                case Slot::q_w: qv_parts[size_t(4 * l + 0)] = p; break;
-                case Slot::v_w: qv_parts[size_t(4 * l + 1)] = p; break;
-                case Slot::q_b: qv_parts[size_t(4 * l + 2)] = p; break;
-                case Slot::v_b: qv_parts[size_t(4 * l + 3)] = p; break;
-                case Slot::k_w: L.k.w = p; break;
-                case Slot::k_b: L.k.b = p; break;
+                case Slot::q_w: qkv_parts[size_t(6 * l + 0)] = p; break;
+                case Slot::v_w: qkv_parts[size_t(6 * l + 1)] = p; break;
+                case Slot::k_w: qkv_parts[size_t(6 * l + 2)] = p; break;
+                case Slot::q_b: qkv_parts[size_t(6 * l + 3)] = p; break;
+                case Slot::v_b: qkv_parts[size_t(6 * l + 4)] = p; break;
+                case Slot::k_b: qkv_parts[size_t(6 * l + 5)] = p; break;
                 case Slot::ao_w: L.attn_out.w = p; break;
                 case Slot::ao_b: L.attn_out.b = p; break;
                 case Slot::aln_w: L.ln_attn.w = p; break;
@@ -287,22 +287,21 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
             lin.wp = gemm_pack_b_f32(true, out, in, lin.w, in);
         }
     };
-    // Fuse query and value into one [2C, C] matrix and [2C] bias: one GEMM instead of two. (The key is kept
-    // apart: it is computed transposed, see bert.h.)
+    // Fuse query, value and key into one [3C, C] matrix and [3C] bias: one GEMM instead of three, with one pass
+    // of packing x and one parallel region. (The key rows come last: their output is stored transposed, see bert.h.)
     const int64_t C = d.C;
     for (int64_t l = 0; l < d.L; l++) {
         Layer& L = e.layers_[size_t(l)];
-        std::vector<float> w(size_t(2 * C * C)), b(size_t(2 * C));
-        for (int k = 0; k < 2; k++) {
-            std::memcpy(w.data() + k * C * C, qv_parts[size_t(4 * l + k)], size_t(C * C) * 4);
-            std::memcpy(b.data() + k * C, qv_parts[size_t(4 * l + 2 + k)], size_t(C) * 4);
+        std::vector<float> w(size_t(3 * C * C)), b(size_t(3 * C));
+        for (int k = 0; k < 3; k++) {
+            std::memcpy(w.data() + k * C * C, qkv_parts[size_t(6 * l + k)], size_t(C * C) * 4);
+            std::memcpy(b.data() + k * C, qkv_parts[size_t(6 * l + 3 + k)], size_t(C) * 4);
         }
-        L.qv.w = w.data();
-        finish(L.qv, 2 * C, C);
+        L.qkv.w = w.data();
+        finish(L.qkv, 3 * C, C);
         if (dtype == DType::f32) e.owned_f32_.push_back(std::move(w));  // bf16: only the bf16 copy is kept
         e.owned_f32_.push_back(std::move(b));
-        L.qv.b = e.owned_f32_.back().data();
-        finish(L.k, C, C);
+        L.qkv.b = e.owned_f32_.back().data();
         finish(L.attn_out, C, C);
         finish(L.ffn_in, d.I, C);
         finish(L.ffn_out, C, d.I);
@@ -318,7 +317,8 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 // Every linear layer is one GEMM whose epilogue runs in its hooks (tensor/gemm.h), on blocks of the output
 // that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it.
 //   block hook, per block of rows [i0, i1) x columns [j0, j1):
-//       out += bias (+ residual)           (the key layer: out_t = (out + bias)ᵀ instead, see bert.h)
+//       out += bias (+ residual)           (columns >= t0 of the qkv layer, the keys: out_t = (out + bias)ᵀ
+//                                                instead, see bert.h)
 //       out = gelu(out)                          (ffn_in)
 //       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
 //   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out):
@@ -329,8 +329,8 @@ struct Epilogue {
     int64_t ldo = 0;
     const float* bias = nullptr;       // [N]
     const float* res = nullptr;        // [M, ldo] residual, or nullptr
-    float* out_t = nullptr;            // when set: out_t[j * ldt + i] = out[i, j] + bias[j] (the key layer)
-    int64_t ldt = 0;
+    float* out_t = nullptr;            // when set: out_t[(j - t0) * ldt + i] = out[i, j] + bias[j] for j >= t0 (keys)
+    int64_t ldt = 0, t0 = 0;
     bool gelu = false, gelu_tanh = false;
     uint16_t* out16 = nullptr;         // [M, ldo] bf16 copy of out, or nullptr
     const float* ln_w = nullptr;       // LayerNorm in the rows hook when set
@@ -343,15 +343,16 @@ struct Epilogue {
 
 void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     const Epilogue& e = *static_cast<const Epilogue*>(ctx);
-    const int64_t n = j1 - j0;
-    if (e.out_t) {  // transposed copy: contiguous writes along i, reads from the cached block
-        for (int64_t j = j0; j < j1; j++) {
+    if (e.out_t && j1 > e.t0) {  // transposed copy: contiguous writes along i, reads from the cached block
+        for (int64_t j = std::max(j0, e.t0); j < j1; j++) {
             const float b = e.bias[j];
-            float* t = e.out_t + j * e.ldt;
+            float* t = e.out_t + (j - e.t0) * e.ldt;
             for (int64_t i = i0; i < i1; i++) t[i] = e.out[i * e.ldo + j] + b;
         }
-        return;
+        j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
     }
+    const int64_t n = j1 - j0;
+    if (n <= 0) return;
     for (int64_t i = i0; i < i1; i++) {
         float* o = e.out + i * e.ldo + j0;
         const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
@@ -420,9 +421,9 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     // (All weights are packed alike, and a pack goes stale for all of them at once, so layer 0 tells.)
     const bool bf16 = dtype_ == DType::bf16;
     const bool act16 =
-        bf16 && !(!layers_.empty() && layers_[0].qv.wp.wide && gemm_packed_usable(layers_[0].qv.wp));
+        bf16 && !(!layers_.empty() && layers_[0].qkv.wp.wide && gemm_packed_usable(layers_[0].qkv.wp));
     grow(ws.x_, T * C);
-    grow(ws.qv_, T * 2 * C);
+    grow(ws.qkv_, T * 3 * C);
     // kᵀ row stride: T rounded up to 16 floats, plus 16 when that is a multiple of 4 KiB. With a 4 KiB-multiple
     // stride (T = 1024, 4096, ...) the D rows of one key tile all fall in the same L1 set and evict each other
     // on every pass of the score loop (32 x 128 tokens: attention 14.6% of the forward before, see bench-bert).
@@ -441,7 +442,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     };
     float* x = ws.x_.data();
     float* h = ws.h_.data();
-    uint16_t* x16 = act16 ? ws.x16_.data() : nullptr;  // bf16 copy of x (the input of qv, k and ffn_in)
+    uint16_t* x16 = act16 ? ws.x16_.data() : nullptr;  // bf16 copy of x (the input of qkv and ffn_in)
     uint16_t* a16 = act16 ? ws.a16_.data() : nullptr;  // bf16 input of attn_out / ffn_out
     const detail::BertFusedFns& fn = detail::bert_fused();
     if (B == 0) return;
@@ -467,13 +468,9 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     for (const Layer& L : layers_) {
         Epilogue e;
         e.fn = &fn;
-        e.out = ws.qv_.data(), e.ldo = 2 * C, e.bias = L.qv.b;
-        linear(L.qv, dtype_, x, x16, T, e);                                // [T, 2C]: q | v
-        e = Epilogue{};
-        e.fn = &fn;
-        e.out = h, e.ldo = C, e.bias = L.k.b, e.out_t = ws.kt_.data(), e.ldt = ldkt;
-        linear(L.k, dtype_, x, x16, T, e);                                 // [C, T]:  kᵀ (via h)
-        const AttnInput ain{ws.qv_.data(), 2 * C, ws.kt_.data(), ldkt, ws.qv_.data() + C, 2 * C};
+        e.out = ws.qkv_.data(), e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
+        linear(L.qkv, dtype_, x, x16, T, e);                  // [T, 3C]: q | v | k, and kᵀ [C, T] from the k block
+        const AttnInput ain{ws.qkv_.data(), 3 * C, ws.kt_.data(), ldkt, ws.qkv_.data() + C, 3 * C};
         if (act16 && attention_bf16_supported(d.D)) {
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
         } else {

@@ -6,8 +6,8 @@
 // Forward pass (what transformers' BertModel computes, dropout off):
 //   x = LayerNorm(word_emb[id] + pos_emb[position] + type_emb[token_type])                  [T, C]
 //   for each of the L layers:
-//     qv  = x Wqvᵀ + bqv                          (query and value fused into one [2C, C] matrix) [T, 2C]
-//     kt  = (x Wkᵀ + bk)ᵀ                         (keys stored transposed, for attention)         [C, T]
+//     qkv = x Wqkvᵀ + bqkv    (query, value and key rows, in that order, fused into one [3C, C] matrix) [T, 3C]
+//     kt  = (x Wkᵀ + bk)ᵀ     (its key columns, also stored transposed for attention by the epilogue)  [C, T]
 //     a   = attention(q, k, v) per sequence, head (bert_attention.h: tiled, online softmax)      [T, C]
 //     x   = LayerNorm(a Woᵀ + bo + x)             (BertSelfOutput)                              [T, C]
 //     f   = gelu(x W1ᵀ + b1)                      (BertIntermediate)                            [T, I]
@@ -15,7 +15,7 @@
 //   pooler[b] = tanh(Wp x[first token of b] + bp)  (BertPooler, on [CLS])                        [B, C]
 //
 // Every linear layer is Y = X Wᵀ + b with W stored [out, in] as PyTorch stores it, i.e. one gemm with
-// transB = true, packed once at load (GemmPackedB). The key layer's epilogue writes its output transposed,
+// transB = true, packed once at load (GemmPackedB). The fused layer's epilogue writes the key columns transposed,
 // Kᵀ [C, T] (from the block of the product still in cache), so that attention reads each
 // feature of 64 consecutive keys as one contiguous run.
 //
@@ -90,7 +90,7 @@ class BertWorkspace {
 
    private:
     friend class BertEncoder;
-    std::vector<float> x_, qv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,2C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
+    std::vector<float> x_, qkv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,3C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
     std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
 };
 
@@ -119,7 +119,7 @@ class BertEncoder {
     // The name map, for documentation and error messages: HuggingFace name (layer index as {l}) -> our module.
     struct NameMapEntry {
         const char* hf;     // e.g. "encoder.layer.{l}.attention.self.query.weight" (optionally "bert."-prefixed)
-        const char* ours;   // e.g. "layers[l].qv.w rows [0, C)"
+        const char* ours;   // e.g. "layers[l].qkv.w rows [0, C)"
         const char* shape;  // e.g. "[C, C]"
     };
     static const std::vector<NameMapEntry>& name_map();
@@ -136,8 +136,7 @@ class BertEncoder {
         const float* b = nullptr;  // [C]
     };
     struct Layer {
-        Linear qv;         // [2C, C]  query rows then value rows
-        Linear k;          // [C, C]   key (its output is stored transposed, Kᵀ)
+        Linear qkv;        // [3C, C]  query rows, value rows, key rows (the key output is also stored as Kᵀ)
         Linear attn_out;   // [C, C]
         Norm ln_attn;
         Linear ffn_in;     // [I, C]

@@ -78,7 +78,7 @@ const MapRow kNameMap[] = {
     {{"embeddings.LayerNorm.bias",                        "ln_emb.b",                        "[C]"},     Slot::emb_ln_b, false, false},
     {{"encoder.layer.{l}.attention.self.query.weight",    "layers[l].qkv.w rows [0, C)",     "[C, C]"},  Slot::q_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.query.bias",      "layers[l].qkv.b [0, C)",          "[C]"},     Slot::q_b,      true,  false},
-    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].qkv.w rows [2C, 3C) (output stored Kᵀ)", "[C, C]"}, Slot::k_w, true, false},
+    {{"encoder.layer.{l}.attention.self.key.weight",      "layers[l].qkv.w rows [2C, 3C), Kᵀ","[C, C]"},  Slot::k_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.key.bias",        "layers[l].qkv.b [2C, 3C)",        "[C]"},     Slot::k_b,      true,  false},
     {{"encoder.layer.{l}.attention.self.value.weight",    "layers[l].qkv.w rows [C, 2C)",    "[C, C]"},  Slot::v_w,      true,  false},
     {{"encoder.layer.{l}.attention.self.value.bias",      "layers[l].qkv.b [C, 2C)",         "[C]"},     Slot::v_b,      true,  false},

@@ -58,7 +58,9 @@ struct AttnTask {
 constexpr int64_t kAttnTile = 64;  // queries per task and keys per inner tile
 // Scratch floats one thread needs for head size D: the transposed query tile, scores, output, and per query
 // the running max, the running sum and the tile's rescaling factor.
-inline int64_t attn_scratch_floats(int64_t D) { return D * kAttnTile + kAttnTile * kAttnTile + kAttnTile * D + 3 * kAttnTile; }
+inline int64_t attn_scratch_floats(int64_t D) {
+    return D * kAttnTile + kAttnTile * kAttnTile + kAttnTile * D + 3 * kAttnTile;
+}
 using AttnTilesFn = void (*)(float* out, const AttnInput& in, const AttnTask* tasks, int64_t ntasks, int64_t NH,
                              int64_t D, float* scratch, int64_t scratch_per_thread);
 void attention_tiles_base(float*, const AttnInput&, const AttnTask*, int64_t, int64_t, int64_t, float*, int64_t);

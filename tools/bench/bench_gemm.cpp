@@ -13,8 +13,9 @@
 //   2. for each shape (M,N,K) of a BERT-base layer with 4096 tokens (--rows M: M tokens instead, e.g.
 //      128 for the batch-1 shapes, where each packed weight block is reused by only M / 12 row panels),
 //      each layout (NN: C = X·W with W [K,N]; NT: C = X·Wᵀ with W [N,K], the PyTorch Linear layout the
-//      encoder uses) and each thread count: checks our f32 and bf16 results against OpenBLAS (max |diff| / max |C|), then times
-//      ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs, default 7).
+//      encoder uses) and each thread count: checks our f32 and bf16 results against OpenBLAS (max |diff| /
+//      max |C|), then times ours f32, ours bf16 and OpenBLAS sgemm (one warm-up, then best of --reps runs,
+//      default 7).
 //      The load average is printed at the start and the end: timings on a busy machine are noisy.
 //   --packed instead times the encoder's path: the weight ([N, K], NT) packed once ahead (gemm_pack_b_*), then
 //      gemm_f32_packed / gemm_bf16_packed per call, for f32 and for both bf16 kernels of tensor/gemm.h ("dot",

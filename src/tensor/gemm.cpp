@@ -379,6 +379,14 @@ void gemm_f32_threads(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float a
 
 
 // ---- prepacked B ----------------------------------------------------------------------------
+// pb.data = 64-byte aligned, 64-byte multiple of at least `bytes`
+void alloc_packed(GemmPackedB& pb, size_t bytes) {
+    bytes = (bytes + 63) / 64 * 64;
+    void* q = std::aligned_alloc(64, bytes);
+    TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
+    pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
+}
+
 template <typename T, typename P, typename Ukr>
 GemmPackedB pack_b_all(const Kernel<Ukr>& kn, bool bf16, bool tB, int64_t N, int64_t K, const T* B, int64_t ldb) {
     GemmPackedB pb;
@@ -386,10 +394,7 @@ GemmPackedB pack_b_all(const Kernel<Ukr>& kn, bool bf16, bool tB, int64_t N, int
     pb.pairs = std::is_same_v<P, uint32_t>;
     if (N == 0 || K == 0) return pb;
     const BLayout L = b_layout<P>(kn, N, K);
-    const size_t bytes = (size_t(L.Kp * L.Npad) * sizeof(P) + 63) / 64 * 64;
-    void* q = std::aligned_alloc(64, bytes);
-    TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
-    pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
+    alloc_packed(pb, size_t(L.Kp * L.Npad) * sizeof(P));
     const Isa isa = cpu_isa();  // the packers' instruction set (the kernel kn was chosen for it too)
     for (int64_t c = 0; c < L.nkb * L.tiles_n; c++)
         pack_b_panel<T, P>(kn, L, isa, tB, N, K, B, ldb, c, reinterpret_cast<P*>(pb.data.get()));
@@ -444,10 +449,7 @@ GemmPackedB pack_b_wide(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_
     pb.N = N, pb.K = K, pb.bf16 = true, pb.wide = true, pb.isa = int(cpu_isa());
     if (N == 0 || K == 0) return pb;
     const BLayout L = b_layout<float>(kn, N, K);
-    const size_t bytes = (size_t(L.Kp * L.Npad) * sizeof(uint16_t) + 63) / 64 * 64;
-    void* q = std::aligned_alloc(64, bytes);
-    TG_CHECK(q, "gemm_pack_b: cannot allocate ", bytes, " bytes");
-    pb.data = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(q), std::free);
+    alloc_packed(pb, size_t(L.Kp * L.Npad) * sizeof(uint16_t));
     uint16_t* dst = reinterpret_cast<uint16_t*>(pb.data.get());
     for (int64_t blk = 0; blk < L.nkb; blk++) {
         const int64_t k0 = blk * L.kc, kcb = std::min(L.kc, L.Kp - k0);

@@ -21,6 +21,8 @@
 #endif
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "tensor/gemm_kernels.h"
 
 namespace tg::gemm_detail {
@@ -64,8 +66,17 @@ static inline void store_tile(__m512 acc[MR][NV], float* C, int64_t ldc, int m, 
 // (session 14, distances 1-16 KiB measured interleaved in one process; 2-4 KiB best, flat beyond).
 static constexpr int kPrefetchBytes = 4096;
 
-static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
-                    float beta) {
+// One micro-kernel for two packed-B element types, TB = float (f32 panels) or uint16_t (the "wide" bf16 layout of
+// gemm_kernels.h, widened in registers). Wide: each k step's 32 columns of B are loaded as 32 bf16 values (64
+// bytes); lane w of the load holds column w in its low half and column w + 16 in its high half, and an f32 whose
+// low 16 bits are zero IS the bf16 value, so
+//     columns 0..15  = load << 16          columns 16..31 = load & 0xFFFF0000
+// Two integer ops per 24 FMAs; the products and their order are exactly the f32 kernel's on the widened B.
+template <typename TB>
+static void ukr_f32_t(int64_t kc, const float* Ap, const TB* Bp, float* C, int64_t ldc, int m, int n, float alpha,
+                      float beta) {
+    constexpr bool wide = std::is_same_v<TB, uint16_t>;
+    static_assert(!wide || NV == 2, "the wide layout interleaves exactly two vectors of columns");
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -73,13 +84,20 @@ static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int6
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     // Touch the C tile early so its cache lines arrive while we compute (C is read only at the end).
     for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
+    const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u));
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
         __m512 b[NV];
         _mm_prefetch(reinterpret_cast<const char*>(Bp) + kPrefetchBytes, _MM_HINT_T0);  // (never faults)
-        _mm_prefetch(reinterpret_cast<const char*>(Bp) + kPrefetchBytes + 64, _MM_HINT_T0);
+        if constexpr (wide) {  // 64 bytes a k step: one line
+            const __m512i w = _mm512_load_si512(Bp);
+            b[0] = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+            b[1] = _mm512_castsi512_ps(_mm512_and_si512(w, high));
+        } else {  // 128 bytes a k step: two lines
+            _mm_prefetch(reinterpret_cast<const char*>(Bp) + kPrefetchBytes + 64, _MM_HINT_T0);
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+            for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+        }
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
             const __m512 a = _mm512_set1_ps(Ap[r]);
@@ -91,38 +109,13 @@ static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int6
     }
     store_tile(acc, C, ldc, m, n, alpha, beta);
 }
-
-// f32 A x bf16 B ("wide" layout of gemm_kernels.h): the f32 kernel above, with each k step's 32 columns of B
-// loaded as 32 bf16 values (64 bytes) and widened in registers. Lane w of the load holds column w in its low
-// half and column w + 16 in its high half; an f32 whose low 16 bits are zero IS the bf16 value, so
-//     columns 0..15  = load << 16          columns 16..31 = load & 0xFFFF0000
-// Two integer ops per 24 FMAs; the products and their order are exactly ukr_f32's on the widened B.
+static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
+                    float beta) {
+    ukr_f32_t<float>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+}
 static void ukr_f32b16(int64_t kc, const float* Ap, const uint16_t* Bp, float* C, int64_t ldc, int m, int n,
                        float alpha, float beta) {
-    static_assert(NV == 2, "the wide layout interleaves exactly two vectors of columns");
-    __m512 acc[MR][NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
-    for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
-    const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u));
-#pragma GCC unroll 2
-    for (int64_t k = 0; k < kc; k++) {
-        _mm_prefetch(reinterpret_cast<const char*>(Bp) + kPrefetchBytes, _MM_HINT_T0);  // one line a k step here
-        const __m512i w = _mm512_load_si512(Bp);
-        const __m512 b[NV] = {_mm512_castsi512_ps(_mm512_slli_epi32(w, 16)),
-                              _mm512_castsi512_ps(_mm512_and_si512(w, high))};
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
-            const __m512 a = _mm512_set1_ps(Ap[r]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
-        }
-        Ap += MR;
-        Bp += NR;
-    }
-    store_tile(acc, C, ldc, m, n, alpha, beta);
+    ukr_f32_t<uint16_t>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 
 // bf16: vdpbf16ps acc, a, b computes, per f32 lane j,  acc[j] += a.lo[j]*b.lo[j] + a.hi[j]*b.hi[j]

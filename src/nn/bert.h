@@ -108,7 +108,7 @@ class BertEncoder {
 
     const BertDims& dims() const { return dims_; }
     DType dtype() const { return dtype_; }
-    size_t weight_bytes_owned() const;  // memory we allocated for weights (fused query/value, bf16 copies)
+    size_t weight_bytes_owned() const;  // memory we allocated for weights (fused query/value/key, bf16 copies)
 
     // Run the encoder on a packed batch. Results in ws (hidden, and pooler when asked and present).
     // layer_outputs (tests): when non-null, receives L+1 copies of x ([T, C] each): after the embeddings and
@@ -150,7 +150,7 @@ class BertEncoder {
     BertDims dims_;
     DType dtype_ = DType::f32;
     std::shared_ptr<const SafeTensorsFile> file_;   // keeps the mapping alive
-    std::vector<std::vector<float>> owned_f32_;     // fused query/value, non-f32/unaligned tensors converted
+    std::vector<std::vector<float>> owned_f32_;     // fused query/value/key, non-f32/unaligned tensors converted
     std::vector<std::vector<uint16_t>> owned_bf16_; // bf16 weight copies
     const float* word_ = nullptr;   // [V, C]
     const float* pos_ = nullptr;    // [P, C]

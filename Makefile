@@ -3,7 +3,7 @@
 #   make test       build and run the whole doctest suite
 #   make asan       build with ASan+UBSan into build-asan/ and run the suite
 #   make bench      GEMM benchmark vs OpenBLAS (see tools/bench)
-#   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights)
+#   make bench-bert BERT encoder vs ONNX Runtime and PyTorch (needs make weights; ROUNDS=3: median of 3 rounds)
 #   make bench-graph LightGCN epoch / eval / PureSVD on Gowalla vs PyTorch and scipy
 #   make bench-train BERT fine-tuning step (MiniLM-L6, 32 x 128) vs PyTorch (needs make weights)
 #   make demo       the main job (see README)
@@ -12,6 +12,7 @@
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 BUILD ?= build
+ROUNDS ?= 1
 
 .PHONY: all build test asan bench demo weights bench-bert bench-graph bench-train clean
 
@@ -37,7 +38,7 @@ weights:
 
 # BERT encoder benchmark: ours vs ONNX Runtime vs PyTorch, 2 threads each (needs `make weights`).
 bench-bert: build
-	python3 tools/bench/bench_bert.py --build $(BUILD)
+	python3 tools/bench/bench_bert.py --build $(BUILD) --rounds $(ROUNDS)
 
 # BERT training step benchmark: ours vs PyTorch, same batches, 2 threads each (needs `make weights` and ../shared).
 # BENCH_ARGS="--bf16 --repeat 3" adds the bf16-GEMM pair (ours vs torch.autocast) and interleaved repeats.

@@ -371,51 +371,80 @@ TEST_CASE("trainer: a resumed run is bit-identical to an uninterrupted one; mode
 }
 
 TEST_CASE("lightgcn: batch-restricted propagation gives the full propagation's loss and gradient") {
-    // Sparse graph (two items per user, no hub) and a small batch: the 3-hop balls around the batch
-    // cover only part of the graph.
-    Csr R;
-    R.rows = 300;
-    R.cols = 200;
-    R.indptr.push_back(0);
-    for (int32_t u = 0; u < 300; u++) {
-        const int32_t a = u % 200, b = (u * 37 + 11) % 200;
-        if (a != b) R.indices.push_back(std::min(a, b));
-        R.indices.push_back(std::max(a, b));
-        R.indptr.push_back(R.nnz());
-    }
-    LightGcn m;
-    LightGcnConfig cfg;
-    cfg.dim = 16;
-    m.init(R, cfg);
-    std::vector<Triple> batch(4);
-    sample_bpr(m.R, m.active, 1, 0, 0, 4, batch.data());
-    const int64_t N = m.U + m.I, D = 16;
-    std::vector<float> grad(size_t(N * D));
-    const double loss = m.loss_and_grad(batch.data(), 4, grad.data());
-    // Full reference: F = P E0 everywhere, dE0 = P dF everywhere (+ L2), with the plain kernels.
-    std::vector<float> F(size_t(N * D)), dF(size_t(N * D), 0.f), G(size_t(N * D));
-    lightgcn_propagate_ref(m.Ahat, m.E0.data(), D, 3, F.data());
-    double want = bpr_forward_backward(F.data(), m.U, D, batch.data(), 4, dF.data());
-    lightgcn_propagate_ref(m.Ahat, dF.data(), D, 3, G.data());
-    double reg = 0;
-    for (auto& t : batch)
-        for (int64_t r : {int64_t(t.u), m.U + t.i, m.U + t.j})
-            for (int64_t d = 0; d < D; d++) {
-                reg += double(m.E0[size_t(r * D + d)]) * m.E0[size_t(r * D + d)];
-                G[size_t(r * D + d)] += cfg.reg / 4 * m.E0[size_t(r * D + d)];
+    // loss_and_grad computes each layer only where the batch needs it (balls around the batch nodes, grown
+    // by pushing from a small ball or pulling into a large one) and keeps its scratch rows between batches.
+    // Every batch, including later ones on the same model (stale scratch rows must not leak in), must give
+    // the full propagation's loss and gradient.
+    const auto check = [](const Csr& R, int64_t B, bool want_partial) {
+        LightGcn m;
+        LightGcnConfig cfg;
+        cfg.dim = 16;
+        m.init(R, cfg);
+        const int64_t N = m.U + m.I, D = 16;
+        for (int64_t call = 0; call < 3; call++) {
+            INFO("batch ", call);
+            std::vector<Triple> batch(static_cast<size_t>(B));
+            sample_bpr(m.R, m.active, 1, call, 0, B, batch.data());
+            std::vector<float> grad(size_t(N * D), 7.f);  // not zero: every entry must be written
+            const double loss = m.loss_and_grad(batch.data(), B, grad.data());
+            // Full reference: F = P E0 everywhere, dE0 = P dF everywhere (+ L2), with the plain kernels.
+            std::vector<float> F(size_t(N * D)), dF(size_t(N * D), 0.f), G(size_t(N * D));
+            lightgcn_propagate_ref(m.Ahat, m.E0.data(), D, 3, F.data());
+            double want = bpr_forward_backward(F.data(), m.U, D, batch.data(), B, dF.data());
+            lightgcn_propagate_ref(m.Ahat, dF.data(), D, 3, G.data());
+            double reg = 0;
+            for (auto& t : batch)
+                for (int64_t r : {int64_t(t.u), m.U + t.i, m.U + t.j})
+                    for (int64_t d = 0; d < D; d++) {
+                        reg += double(m.E0[size_t(r * D + d)]) * m.E0[size_t(r * D + d)];
+                        G[size_t(r * D + d)] += cfg.reg / float(B) * m.E0[size_t(r * D + d)];
+                    }
+            want += cfg.reg * reg / 2 / double(B);
+            CHECK(loss == doctest::Approx(want).epsilon(1e-6));
+            int64_t nonzero = 0;
+            double gmax = 0;
+            for (float g : G) gmax = std::max(gmax, double(std::fabs(g)));
+            for (size_t q = 0; q < G.size(); q++) {
+                INFO("entry ", q, ": ", grad[q], " vs ", G[q]);
+                REQUIRE(std::fabs(double(grad[q]) - G[q]) <= 1e-5 * gmax);
+                nonzero += G[q] != 0;
             }
-    want += cfg.reg * reg / 2 / 4;
-    CHECK(loss == doctest::Approx(want).epsilon(1e-6));
-    int64_t nonzero = 0;
-    double gmax = 0;
-    for (float g : G) gmax = std::max(gmax, double(std::fabs(g)));
-    for (size_t q = 0; q < G.size(); q++) {
-        INFO("entry ", q, ": ", grad[q], " vs ", G[q]);
-        REQUIRE(std::fabs(double(grad[q]) - G[q]) <= 1e-5 * gmax);
-        nonzero += G[q] != 0;
+            CHECK(nonzero > 0);
+            if (want_partial) CHECK(nonzero < int64_t(G.size()));  // the test really exercises partial balls
+            // a step between batches, so that the next batch sees other embeddings
+            m.adam.step(m.E0.data(), grad.data(), grad.size());
+        }
+    };
+    SUBCASE("sparse graph, small batch: small balls, grown by pushing") {
+        // two items per user, no hub: the 3-hop balls around the batch cover only part of the graph
+        Csr R;
+        R.rows = 300;
+        R.cols = 200;
+        R.indptr.push_back(0);
+        for (int32_t u = 0; u < 300; u++) {
+            const int32_t a = u % 200, b = (u * 37 + 11) % 200;
+            if (a != b) R.indices.push_back(std::min(a, b));
+            R.indices.push_back(std::max(a, b));
+            R.indptr.push_back(R.nnz());
+        }
+        check(R, 4, true);
     }
-    CHECK(nonzero > 0);
-    CHECK(nonzero < int64_t(G.size()));  // the test really exercises partial balls
+    SUBCASE("denser graph, larger batch: the outer balls grow by pulling") {
+        // six items per user out of 120: ball_1 of a 24-triple batch already holds most edges' endpoints
+        Csr R;
+        R.rows = 200;
+        R.cols = 120;
+        R.indptr.push_back(0);
+        for (int32_t u = 0; u < 200; u++) {
+            std::vector<int32_t> items;
+            for (int32_t k = 0; k < 6; k++) items.push_back((u * 7 + k * k * 13 + k) % 120);
+            std::sort(items.begin(), items.end());
+            items.erase(std::unique(items.begin(), items.end()), items.end());
+            R.indices.insert(R.indices.end(), items.begin(), items.end());
+            R.indptr.push_back(R.nnz());
+        }
+        check(R, 24, false);
+    }
 }
 
 TEST_CASE("trainer: weight averaging keeps the mean of the per-epoch parameters; resumes bit-identically") {

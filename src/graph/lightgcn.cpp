@@ -163,6 +163,14 @@ double LightGcn::train_batch(int64_t b) {
 
 // Balls around the batch nodes S: ball_0 = S, ball_j = ball_{j-1} ∪ N(ball_{j-1}), as flags [N] and
 // sorted row lists. They bound where each layer's values are needed (forward) or non-zero (backward).
+// Each ball grows from the previous one in whichever direction reads fewer edges ("direction-optimizing"
+// breadth-first search, Beamer, Asanović & Patterson, SC 2012):
+//   push: mark every neighbour of every row in ball_{j-1}          (reads the edges of ball_{j-1})
+//   pull: a row outside ball_{j-1} joins if one of its neighbours   (reads the edges of the rows outside,
+//         is in ball_{j-1} (stop at the first)                      each only up to its first hit)
+// Pull is right because A's pattern is symmetric (c is a neighbour of r iff r is one of c). On Yelp2018 a
+// batch of 2048 has |ball_1| = 82 % of the nodes: pushing from it read ~2 M edges (3.6 ms a batch, 5 % of
+// it), pulling into the 18 % outside reads about one edge per row.
 static void batch_balls(const Csr& A, const Triple* batch, int64_t B, int64_t U, int K,
                         std::vector<std::vector<uint8_t>>& flag, std::vector<std::vector<int32_t>>& list) {
     const int64_t N = A.rows;
@@ -175,9 +183,24 @@ static void batch_balls(const Csr& A, const Triple* batch, int64_t B, int64_t U,
     }
     for (size_t j = 0; j < flag.size(); j++) {
         if (j > 0) {
-            flag[j] = flag[j - 1];
-            for (int32_t r : list[j - 1])
-                for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) flag[j][size_t(A.indices[size_t(e)])] = 1;
+            const std::vector<uint8_t>& prev = flag[j - 1];
+            std::vector<uint8_t>& cur = flag[j];
+            cur = prev;
+            int64_t push_edges = 0;
+            for (int32_t r : list[j - 1]) push_edges += A.row_end(r) - A.row_begin(r);
+            if (2 * push_edges <= A.nnz()) {
+                for (int32_t r : list[j - 1])
+                    for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) cur[size_t(A.indices[size_t(e)])] = 1;
+            } else {
+                for (int64_t r = 0; r < N; r++) {
+                    if (prev[size_t(r)]) continue;
+                    for (int64_t e = A.row_begin(r); e < A.row_end(r); e++)
+                        if (prev[size_t(A.indices[size_t(e)])]) {
+                            cur[size_t(r)] = 1;
+                            break;
+                        }
+                }
+            }
         }
         for (int64_t r = 0; r < N; r++)
             if (flag[j][size_t(r)]) list[j].push_back(int32_t(r));
@@ -194,9 +217,13 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     //   forward layer k (1..K):   rows ball_{K-k}                      (layer K: just S)
     //   backward layer j (1..K):  rows ball_j (all rows for j = K), sources ball_{j-1}
     batch_balls(Ahat, batch, B, U, K, ball_flag_, ball_list_);
-    // forward: F = P E0 on S (E0 = E + X W with node features)
+    // forward: F = P E0 on S (E0 = E + X W with node features). F is needed on S only, so the running sum
+    // over layers is kept on S only: layers 1..K-1 write their output (the next layer's input) on their
+    // ball, and S's rows of it are added to F here; layer K adds to F itself, on S. (The same float
+    // operations in the same order as accumulating on every row: F = ((E0 + y1) + y2 ...) * 1/(K+1).)
+    const auto& S = ball_list_[0];
     const float* e0 = ego(ego_);
-    std::copy(e0, e0 + ND, F_.begin());
+    for (int32_t r : S) std::copy(e0 + int64_t(r) * D, e0 + int64_t(r + 1) * D, F_.data() + int64_t(r) * D);
     const float inv = 1.f / float(K + 1);
     {
         const float* cur = e0;
@@ -204,16 +231,26 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
         for (int k = 1; k <= K; k++) {
             const auto& rows = ball_list_[size_t(K - k)];
             float* nxt = k == K ? nullptr : buf[k % 2];
-            spmm_acc_forward_rows(Ahat, cur, D, nxt, F_.data(), k == K ? inv : 1.f, rows.data(), int64_t(rows.size()),
-                                  nullptr);
+            spmm_acc_forward_rows(Ahat, cur, D, nxt, k == K ? F_.data() : nullptr, inv, rows.data(),
+                                  int64_t(rows.size()), nullptr);
+            if (nxt)
+                for (int32_t r : S) {
+                    float* f = F_.data() + int64_t(r) * D;
+                    const float* y = nxt + int64_t(r) * D;
+                    for (int64_t d = 0; d < D; d++) f[d] += y[d];  // = (f + y) * 1, the kernel's scale-1 step
+                }
             cur = nxt;
         }
     }
-    // loss and dF (only batch rows are non-zero)
-    std::fill(dF_.begin(), dF_.end(), 0.f);
+    // loss and dF. dF is non-zero on S only, and only S's rows of it are ever read (the first backward
+    // layer masks its sources to S), so only those rows are cleared. (Keeping F and dF to S's rows instead
+    // of copying, clearing and accumulating whole [N, D] arrays, with the pull-grown balls above: a
+    // Yelp2018 batch of 2048 went from ~78 to ~67 ms on 2 threads, bit for bit the same results.)
+    for (int32_t r : S) std::fill(dF_.data() + int64_t(r) * D, dF_.data() + int64_t(r + 1) * D, 0.f);
     double loss = bpr_forward_backward(F_.data(), U, D, batch, B, dF_.data());
     // backward through the propagation: dE0 = P dF (P symmetric), sparse sources first
-    std::copy(dF_.begin(), dF_.end(), grad);
+    std::fill(grad, grad + ND, 0.f);
+    for (int32_t r : S) std::copy(dF_.data() + int64_t(r) * D, dF_.data() + int64_t(r + 1) * D, grad + int64_t(r) * D);
     if (K == 0) {
         // nothing to propagate
     } else {

@@ -55,8 +55,8 @@ void lightgcn_propagate(const Csr& Ahat, const float* X, int64_t D, int K, float
 // Reference: K separate spmm_forward_ref calls and a double-precision mean. For tests.
 void lightgcn_propagate_ref(const Csr& Ahat, const float* X, int64_t D, int K, float* out);
 
-// BPR loss on final embeddings F [N, D] (users first, items at offset U) for a batch; writes
-// dF [N, D] (zeroed here, then accumulated for the batch rows) and returns the mean BPR term.
+// BPR loss on final embeddings F [N, D] (users first, items at offset U) for a batch; adds its gradient
+// to dF [N, D] on the batch rows (the caller zeroes them first) and returns the mean BPR term.
 double bpr_forward_backward(const float* F, int64_t U, int64_t D, const Triple* batch, int64_t B, float* dF);
 
 struct LightGcnConfig {

@@ -171,6 +171,7 @@ void spmm_acc_forward_rows(const Csr& A, const float* X, int64_t D, float* Y, fl
                 for (int64_t d = 0; d < D; d++) y[size_t(d)] = std::fma(we, x[d], y[size_t(d)]);
             }
             if (Y) std::copy(y.begin(), y.end(), Y + r * D);
+            if (!acc) continue;
             float* a = acc + r * D;
             for (int64_t d = 0; d < D; d++) a[d] = (a[d] + y[size_t(d)]) * scale;
         }

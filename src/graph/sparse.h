@@ -56,8 +56,8 @@ void spmm_backward_ref(const Csr& A, const float* w, int H, const float* X, int6
                        float* dX, float* dw);
 
 // Fused SpMM for layer-wise propagation (LightGCN): for every row r, with y = (A · X)[r]:
-//     if Y:  Y[r] = y                      (this layer's output, the next layer's input)
-//            acc[r] = (acc[r] + y) * scale  (running sum over layers; scale folds in the final mean)
+//     if Y:   Y[r] = y                      (this layer's output, the next layer's input)
+//     if acc: acc[r] = (acc[r] + y) * scale  (running sum over layers; scale folds in the final mean)
 // One pass over A per layer instead of a product plus an add. A.values are the weights (H = 1).
 // The AVX-512 path (D a multiple of 16, D <= 128) keeps the row in registers; same sums, same order
 // as the portable loop, so both paths give identical results.

@@ -7,7 +7,7 @@
 // Scalar loop it implements, per listed output row r (D = W * NV: NV registers of W floats each):
 //     y[0:D] = 0
 //     for e in row r with mask[col(e)] (or every e without a mask):  y[0:D] = fma(w[e], X[col(e), 0:D], y[0:D])
-//     Y[r] = y;  acc[r] = (acc[r] + y) * scale
+//     Y[r] = y;  acc[r] = (acc[r] + y) * scale     (either may be nullptr: not written)
 // The row sum lives in NV registers for the whole edge loop, so each edge costs NV loads and FMAs and
 // nothing is stored until the row ends. The gather of X rows is the memory traffic that bounds this
 // kernel; the row kAhead edges ahead is prefetched while the current one is accumulated.
@@ -52,10 +52,9 @@ void spmm_rows_kernel(const Csr& A, const float* X, float* Y, float* acc, float 
             const float* x = X + int64_t(ix[e]) * D;
             for (int v = 0; v < NV; v++) y[v] = V::fmadd(w, V::load(x + V::W * v), y[v]);
         }
-        float* a = acc + r * D;
         for (int v = 0; v < NV; v++) {
             if (Y) V::store(Y + r * D + V::W * v, y[v]);
-            V::store(a + V::W * v, V::mul(V::add(V::load(a + V::W * v), y[v]), vs));
+            if (acc) V::store(acc + r * D + V::W * v, V::mul(V::add(V::load(acc + r * D + V::W * v), y[v]), vs));
         }
     }
 }

@@ -415,35 +415,34 @@ TEST_CASE("lightgcn: batch-restricted propagation gives the full propagation's l
             m.adam.step(m.E0.data(), grad.data(), grad.size());
         }
     };
-    SUBCASE("sparse graph, small batch: small balls, grown by pushing") {
-        // two items per user, no hub: the 3-hop balls around the batch cover only part of the graph
+    // R [users x cols] from each user's items (sorted and made unique here)
+    const auto make_R = [](int32_t users, int32_t cols, auto items_of) {
         Csr R;
-        R.rows = 300;
-        R.cols = 200;
+        R.rows = users;
+        R.cols = cols;
         R.indptr.push_back(0);
-        for (int32_t u = 0; u < 300; u++) {
-            const int32_t a = u % 200, b = (u * 37 + 11) % 200;
-            if (a != b) R.indices.push_back(std::min(a, b));
-            R.indices.push_back(std::max(a, b));
-            R.indptr.push_back(R.nnz());
-        }
-        check(R, 4, true);
-    }
-    SUBCASE("denser graph, larger batch: the outer balls grow by pulling") {
-        // six items per user out of 120: ball_1 of a 24-triple batch already holds most edges' endpoints
-        Csr R;
-        R.rows = 200;
-        R.cols = 120;
-        R.indptr.push_back(0);
-        for (int32_t u = 0; u < 200; u++) {
-            std::vector<int32_t> items;
-            for (int32_t k = 0; k < 6; k++) items.push_back((u * 7 + k * k * 13 + k) % 120);
+        for (int32_t u = 0; u < users; u++) {
+            std::vector<int32_t> items = items_of(u);
             std::sort(items.begin(), items.end());
             items.erase(std::unique(items.begin(), items.end()), items.end());
             R.indices.insert(R.indices.end(), items.begin(), items.end());
             R.indptr.push_back(R.nnz());
         }
-        check(R, 24, false);
+        return R;
+    };
+    SUBCASE("sparse graph, small batch: small balls, grown by pushing") {
+        // two items per user, no hub: the 3-hop balls around the batch cover only part of the graph
+        check(make_R(300, 200, [](int32_t u) { return std::vector<int32_t>{u % 200, (u * 37 + 11) % 200}; }), 4, true);
+    }
+    SUBCASE("denser graph, larger batch: the outer balls grow by pulling") {
+        // six items per user out of 120: ball_1 of a 24-triple batch already holds most edges' endpoints
+        check(make_R(200, 120,
+                     [](int32_t u) {
+                         std::vector<int32_t> items;
+                         for (int32_t k = 0; k < 6; k++) items.push_back((u * 7 + k * k * 13 + k) % 120);
+                         return items;
+                     }),
+              24, false);
     }
 }
 

@@ -91,6 +91,18 @@ bool have_minilm() {
     return false;
 }
 
+// in with q and v copied head-major into buf ([NH, T, D] queries, then [NH, T, D] values); kt shared.
+AttnInput head_major_copy(const AttnInput& in, int64_t T, int64_t NH, int64_t D, std::vector<float>& buf) {
+    buf.assign(size_t(2 * NH * T * D), NAN);
+    for (int64_t h = 0; h < NH; h++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t d = 0; d < D; d++) {
+                buf[size_t((h * T + t) * D + d)] = in.q[t * in.ldq + h * D + d];
+                buf[size_t(((NH + h) * T + t) * D + d)] = in.v[t * in.ldv + h * D + d];
+            }
+    return AttnInput{buf.data(), D, in.kt, in.ldk, buf.data() + NH * T * D, D, T * D, T * D};
+}
+
 }  // namespace
 
 TEST_CASE("bert attention: tiled online softmax == materializing reference, every ISA") {
@@ -101,6 +113,7 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
         std::vector<int64_t> off{0};
         for (int64_t n : lens) off.push_back(off.back() + n);
         const int64_t T = off.back();
+        std::vector<float> qv_heads;
         // spread of 4 so the softmax is far from uniform (stresses the running max/rescale)
         std::vector<float> qkv = test::rand_vec(size_t(T * 3 * C), 11 + uint64_t(D), -2.f, 2.f);
         // q and v as strided views of one [T, 3C] buffer (as the encoder's [T, 2C] is), k transposed [C, T]
@@ -108,8 +121,12 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
         for (int64_t t = 0; t < T; t++)
             for (int64_t c = 0; c < C; c++) kt[size_t(c * T + t)] = qkv[size_t(t * 3 * C + C + c)];
         const AttnInput in{qkv.data(), 3 * C, kt.data(), T, qkv.data() + 2 * C, 3 * C};
-        std::vector<float> ref(size_t(T * C)), out(size_t(T * C));
+        // the same q and v head-major, [NH, T, D] each (the encoder's layout)
+        const AttnInput hm = head_major_copy(in, T, NH, D, qv_heads);
+        std::vector<float> ref(size_t(T * C)), out(size_t(T * C)), out_hm(size_t(T * C));
         attention_forward_ref(ref.data(), in, off.data(), int64_t(lens.size()), NH, D);
+        attention_forward_ref(out_hm.data(), hm, off.data(), int64_t(lens.size()), NH, D);
+        CHECK(out_hm == ref);
         for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
             if (isa > cpu_isa_max()) continue;
             set_cpu_isa(isa);
@@ -118,6 +135,9 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
             Diff d = compare_rows(out.data(), ref.data(), T, C);
             INFO("D=" << D << " isa=" << isa_name(isa));
             CHECK(d.max_abs < 2e-5);
+            std::fill(out_hm.begin(), out_hm.end(), NAN);
+            attention_forward(out_hm.data(), hm, off.data(), int64_t(lens.size()), NH, D);
+            CHECK(out_hm == out);  // the same arithmetic, only the addresses differ
         }
     }
     set_cpu_isa(saved);
@@ -134,6 +154,7 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
         std::vector<int64_t> off{0};
         for (int64_t n : lens) off.push_back(off.back() + n);
         const int64_t T = off.back();
+        std::vector<float> qv_heads;
         std::vector<float> qkv = test::rand_vec(size_t(T * 3 * C), 21 + uint64_t(D), -2.f, 2.f);
         for (float& x : qkv) x = bf16_to_f32(f32_to_bf16(x));  // the kernel rounds its inputs to bf16 too
         std::vector<float> kt(size_t(C * T));
@@ -144,6 +165,10 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
         std::vector<uint16_t> out16(size_t(T * C), 0xFFFF);  // NaN pattern: every element must be written
         attention_forward_ref(ref.data(), in, off.data(), int64_t(lens.size()), NH, D);
         attention_forward_bf16(out16.data(), in, off.data(), int64_t(lens.size()), NH, D);
+        std::vector<uint16_t> out16_hm(size_t(T * C), 0xFFFF);  // head-major q and v: the same bits
+        attention_forward_bf16(out16_hm.data(), head_major_copy(in, T, NH, D, qv_heads), off.data(),
+                               int64_t(lens.size()), NH, D);
+        CHECK(out16_hm == out16);
         for (size_t i = 0; i < out.size(); i++) out[i] = bf16_to_f32(out16[i]);
         // left: probabilities and output rounded to bf16 (relative 2^-9 each); |out| <= 2
         Diff d = compare_rows(out.data(), ref.data(), T, C);

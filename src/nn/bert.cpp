@@ -319,6 +319,8 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 //   block hook, per block of rows [i0, i1) x columns [j0, j1):
 //       out += bias (+ residual)           (columns >= t0 of the qkv layer, the keys: out_t = (out + bias)ᵀ
 //                                                instead, see bert.h)
+//       out_h = head-major (out + bias)          (qkv: the query and value columns, for attention, instead
+//                                                of out += bias; see bert_attention.h)
 //       out = gelu(out)                          (ffn_in)
 //       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
 //   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out):
@@ -331,6 +333,8 @@ struct Epilogue {
     const float* res = nullptr;        // [M, ldo] residual, or nullptr
     float* out_t = nullptr;            // when set: out_t[(j - t0) * ldt + i] = out[i, j] + bias[j] for j >= t0 (keys)
     int64_t ldt = 0, t0 = 0;
+    float* out_h = nullptr;            // when set, for columns j < t0 (queries, values), in pieces of hd:
+    int64_t hd = 0, hs = 0;            //   out_h[(j / hd) * hs + i * hd + j % hd] = out[i, j] + bias[j]
     bool gelu = false, gelu_tanh = false;
     uint16_t* out16 = nullptr;         // [M, ldo] bf16 copy of out, or nullptr
     const float* ln_w = nullptr;       // LayerNorm in the rows hook when set
@@ -350,6 +354,21 @@ void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
             for (int64_t i = i0; i < i1; i++) t[i] = e.out[i * e.ldo + j] + b;
         }
         j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
+    }
+    if (e.out_h) {  // queries and values: out + bias goes straight to the head-major copy (out is not needed)
+        for (int64_t j = j0; j < j1;) {
+            const int64_t h = j / e.hd, jn = std::min(j1, (h + 1) * e.hd), w = jn - j;  // the block's part of head h
+            float* dst = e.out_h + h * e.hs + (j - h * e.hd);
+            const float* b = e.bias + j;
+            for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w floats
+                const float* src = e.out + i * e.ldo + j;
+                float* o = dst + i * e.hd;
+#pragma omp simd
+                for (int64_t c = 0; c < w; c++) o[c] = src[c] + b[c];
+            }
+            j = jn;
+        }
+        return;
     }
     const int64_t n = j1 - j0;
     if (n <= 0) return;
@@ -431,7 +450,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     grow(ws.kt_, C * ldkt);
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
-    grow(ws.f_, T * d.I);
+    grow(ws.f_, T * std::max(d.I, 2 * C));  // also the head-major q | v of attention (free until ffn_in)
     if (act16) {
         grow(ws.x16_, T * C);
         grow(ws.a16_, T * std::max(C, d.I));
@@ -469,8 +488,10 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         Epilogue e;
         e.fn = &fn;
         e.out = ws.qkv_.data(), e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
-        linear(L.qkv, dtype_, x, x16, T, e);                  // [T, 3C]: q | v | k, and kᵀ [C, T] from the k block
-        const AttnInput ain{ws.qkv_.data(), 3 * C, ws.kt_.data(), ldkt, ws.qkv_.data() + C, 3 * C};
+        e.out_h = ws.f_.data(), e.hd = d.D, e.hs = T * d.D;
+        linear(L.qkv, dtype_, x, x16, T, e);  // [T, 3C]: q | v | k; q and v head-major [2 NH, T, D], kᵀ [C, T]
+        const float* qh = ws.f_.data();
+        const AttnInput ain{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
         if (act16 && attention_bf16_supported(d.D)) {
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
         } else {

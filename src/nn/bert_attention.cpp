@@ -85,12 +85,13 @@ void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offse
     check_offsets(offsets, B);
     const int64_t C = NH * D;
     const double scale = 1.0 / std::sqrt(double(D));
+    const int64_t hsq = in.hsq ? in.hsq : D, hsv = in.hsv ? in.hsv : D;
     for (int64_t b = 0; b < B; b++) {
         const int64_t s0 = offsets[b], L = offsets[b + 1] - offsets[b];
         std::vector<double> P(size_t(L * L));
         for (int64_t h = 0; h < NH; h++) {
             for (int64_t i = 0; i < L; i++) {
-                const float* q = in.q + (s0 + i) * in.ldq + h * D;
+                const float* q = in.q + (s0 + i) * in.ldq + h * hsq;
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < L; j++) {
                     double s = 0;
@@ -105,7 +106,7 @@ void attention_forward_ref(float* out, const AttnInput& in, const int64_t* offse
             for (int64_t i = 0; i < L; i++)
                 for (int64_t d = 0; d < D; d++) {
                     double acc = 0;
-                    for (int64_t j = 0; j < L; j++) acc += P[size_t(i * L + j)] * in.v[(s0 + j) * in.ldv + h * D + d];
+                    for (int64_t j = 0; j < L; j++) acc += P[size_t(i * L + j)] * in.v[(s0 + j) * in.ldv + h * hsv + d];
                     out[(s0 + i) * C + h * D + d] = float(acc);
                 }
         }

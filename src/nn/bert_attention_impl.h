@@ -77,9 +77,10 @@ void attention_task(float* __restrict out, const AttnInput& in, const AttnTask& 
     const int64_t nq = L - q0 < TQ ? L - q0 : TQ;
     const int64_t nqv = (nq + VW - 1) / VW * VW;  // queries the vector loops cover (the rest of a vector: 0)
     const int64_t ldq = in.ldq, ldk = in.ldk, ldv = in.ldv;
-    const float* Q = in.q + (tk.seq_start + q0) * ldq + tk.head * D;  // query i, feature d: Q[i*ldq + d]
-    const float* Kt = in.kt + tk.head * D * ldk + tk.seq_start;       // key j, feature d:   Kt[d*ldk + j]
-    const float* V = in.v + tk.seq_start * ldv + tk.head * D;         // value j, feature d: V[j*ldv + d]
+    const int64_t hsq = in.hsq ? in.hsq : D, hsv = in.hsv ? in.hsv : D;
+    const float* Q = in.q + (tk.seq_start + q0) * ldq + tk.head * hsq;  // query i, feature d: Q[i*ldq + d]
+    const float* Kt = in.kt + tk.head * D * ldk + tk.seq_start;         // key j, feature d:   Kt[d*ldk + j]
+    const float* V = in.v + tk.seq_start * ldv + tk.head * hsv;         // value j, feature d: V[j*ldv + d]
 
     for (int64_t i = 0; i < TQ; i++) {  // read rows of Q (contiguous), write columns of qᵀ (in L1)
         const float* q = Q + (i < nq ? i : 0) * ldq;
@@ -263,7 +264,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
         }
     }
     // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero
-    const float* V = in.v + s0 * in.ldv + h * D;
+    const float* V = in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
     for (int64_t q = 0; q < Lp / 2; q++) {
         const bool has0 = 2 * q < L, has1 = 2 * q + 1 < L;
         for (int64_t d = 0; d < D; d += 16) {
@@ -273,7 +274,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
         }
     }
 
-    const float* Q = in.q + s0 * in.ldq + h * D;
+    const float* Q = in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
     for (int64_t i0 = 0; i0 < L; i0 += RB) {
         const int64_t nr = L - i0 < RB ? L - i0 : RB;
         // queries -> bf16 pairs (rows past L: a copy of the last row, computed and dropped)

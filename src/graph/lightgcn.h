@@ -19,8 +19,9 @@
 // Per batch: one propagation of E0 (forward), one of dF (backward), i.e. 2K SpMMs, as in the official
 // code (which re-propagates over the full graph for every batch), then Adam on all of E0. We compute
 // each layer only on the rows that can matter: the forward's top layer is needed on the batch nodes
-// only, and the backward starts from dF, which is zero outside them (see loss_and_grad). The numbers
-// are those of the full propagation; the work is roughly halved for batch 2048 on Gowalla.
+// only, and the backward starts from dF, which is zero outside them (see loss_and_grad); F and dF
+// themselves are kept on the batch nodes only. The numbers are those of the full propagation; the work is
+// roughly halved for batch 2048 on Gowalla.
 //
 // Sampling (the authors' UniformSample_original): an epoch has n_train samples; sample s draws a
 // user uniformly among users with training items, one of the user's items uniformly, and a negative

@@ -4,9 +4,10 @@
 // B = sequences, NH = heads, D = head size, C = NH * D, L = one sequence's length.
 //
 // Inputs: queries q and values v as row-major [T, C] views with row strides ldq / ldv (head h in columns
-// h*D .. h*D+D-1, as HuggingFace's BertSelfAttention reshapes them), and the keys TRANSPOSED, kt [C, ldk]
-// (kt[c, t] = k[t, c], ldk >= T): the encoder computes kt directly as Wk xᵀ with one GEMM, so the score
-// loop reads 64 consecutive keys of one feature as one contiguous run and no tile is ever transposed.
+// h*D .. h*D+D-1, as HuggingFace's BertSelfAttention reshapes them) or head-major (see AttnInput), and the
+// keys TRANSPOSED, kt [C, ldk] (kt[c, t] = k[t, c], ldk >= T): the encoder's qkv GEMM writes kt from its
+// epilogue, so the score loop reads 64 consecutive keys of one feature as one contiguous run and no key
+// tile is ever transposed here.
 // offsets [B+1] delimit the sequences: sequence b owns tokens offsets[b] .. offsets[b+1]-1. A token attends
 // only to the tokens of its own sequence — exactly what BERT's additive padding mask does for a padded batch
 // (masked keys get weight 0), without spending any work on padding.

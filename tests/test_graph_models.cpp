@@ -376,44 +376,52 @@ TEST_CASE("lightgcn: batch-restricted propagation gives the full propagation's l
     // Every batch, including later ones on the same model (stale scratch rows must not leak in), must give
     // the full propagation's loss and gradient.
     const auto check = [](const Csr& R, int64_t B, bool want_partial) {
-        LightGcn m;
-        LightGcnConfig cfg;
-        cfg.dim = 16;
-        m.init(R, cfg);
-        const int64_t N = m.U + m.I, D = 16;
-        for (int64_t call = 0; call < 3; call++) {
-            INFO("batch ", call);
-            std::vector<Triple> batch(static_cast<size_t>(B));
-            sample_bpr(m.R, m.active, 1, call, 0, B, batch.data());
-            std::vector<float> grad(size_t(N * D), 7.f);  // not zero: every entry must be written
-            const double loss = m.loss_and_grad(batch.data(), B, grad.data());
-            // Full reference: F = P E0 everywhere, dE0 = P dF everywhere (+ L2), with the plain kernels.
-            std::vector<float> F(size_t(N * D)), dF(size_t(N * D), 0.f), G(size_t(N * D));
-            lightgcn_propagate_ref(m.Ahat, m.E0.data(), D, 3, F.data());
-            double want = bpr_forward_backward(F.data(), m.U, D, batch.data(), B, dF.data());
-            lightgcn_propagate_ref(m.Ahat, dF.data(), D, 3, G.data());
-            double reg = 0;
-            for (auto& t : batch)
-                for (int64_t r : {int64_t(t.u), m.U + t.i, m.U + t.j})
-                    for (int64_t d = 0; d < D; d++) {
-                        reg += double(m.E0[size_t(r * D + d)]) * m.E0[size_t(r * D + d)];
-                        G[size_t(r * D + d)] += cfg.reg / float(B) * m.E0[size_t(r * D + d)];
-                    }
-            want += cfg.reg * reg / 2 / double(B);
-            CHECK(loss == doctest::Approx(want).epsilon(1e-6));
-            int64_t nonzero = 0;
-            double gmax = 0;
-            for (float g : G) gmax = std::max(gmax, double(std::fabs(g)));
-            for (size_t q = 0; q < G.size(); q++) {
-                INFO("entry ", q, ": ", grad[q], " vs ", G[q]);
-                REQUIRE(std::fabs(double(grad[q]) - G[q]) <= 1e-5 * gmax);
-                nonzero += G[q] != 0;
+        // every kernel path: the portable SpMM loop, AVX2 and AVX-512 (layers that only write their output)
+        const Isa saved = cpu_isa();
+        for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+            if (isa > cpu_isa_max()) continue;
+            set_cpu_isa(isa);
+            INFO("isa " << isa_name(isa));
+            LightGcn m;
+            LightGcnConfig cfg;
+            cfg.dim = 16;
+            m.init(R, cfg);
+            const int64_t N = m.U + m.I, D = 16;
+            for (int64_t call = 0; call < 3; call++) {
+                INFO("batch ", call);
+                std::vector<Triple> batch(static_cast<size_t>(B));
+                sample_bpr(m.R, m.active, 1, call, 0, B, batch.data());
+                std::vector<float> grad(size_t(N * D), 7.f);  // not zero: every entry must be written
+                const double loss = m.loss_and_grad(batch.data(), B, grad.data());
+                // Full reference: F = P E0 everywhere, dE0 = P dF everywhere (+ L2), with the plain kernels.
+                std::vector<float> F(size_t(N * D)), dF(size_t(N * D), 0.f), G(size_t(N * D));
+                lightgcn_propagate_ref(m.Ahat, m.E0.data(), D, 3, F.data());
+                double want = bpr_forward_backward(F.data(), m.U, D, batch.data(), B, dF.data());
+                lightgcn_propagate_ref(m.Ahat, dF.data(), D, 3, G.data());
+                double reg = 0;
+                for (auto& t : batch)
+                    for (int64_t r : {int64_t(t.u), m.U + t.i, m.U + t.j})
+                        for (int64_t d = 0; d < D; d++) {
+                            reg += double(m.E0[size_t(r * D + d)]) * m.E0[size_t(r * D + d)];
+                            G[size_t(r * D + d)] += cfg.reg / float(B) * m.E0[size_t(r * D + d)];
+                        }
+                want += cfg.reg * reg / 2 / double(B);
+                CHECK(loss == doctest::Approx(want).epsilon(1e-6));
+                int64_t nonzero = 0;
+                double gmax = 0;
+                for (float g : G) gmax = std::max(gmax, double(std::fabs(g)));
+                for (size_t q = 0; q < G.size(); q++) {
+                    INFO("entry ", q, ": ", grad[q], " vs ", G[q]);
+                    REQUIRE(std::fabs(double(grad[q]) - G[q]) <= 1e-5 * gmax);
+                    nonzero += G[q] != 0;
+                }
+                CHECK(nonzero > 0);
+                if (want_partial) CHECK(nonzero < int64_t(G.size()));  // the test really exercises partial balls
+                // a step between batches, so that the next batch sees other embeddings
+                m.adam.step(m.E0.data(), grad.data(), grad.size());
             }
-            CHECK(nonzero > 0);
-            if (want_partial) CHECK(nonzero < int64_t(G.size()));  // the test really exercises partial balls
-            // a step between batches, so that the next batch sees other embeddings
-            m.adam.step(m.E0.data(), grad.data(), grad.size());
         }
+        set_cpu_isa(saved);
     };
     // R [users x cols] from each user's items (sorted and made unique here)
     const auto make_R = [](int32_t users, int32_t cols, auto items_of) {

@@ -317,14 +317,14 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 // Every linear layer is one GEMM whose epilogue runs in its hooks (tensor/gemm.h), on blocks of the output
 // that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it.
 //   block hook, per block of rows [i0, i1) x columns [j0, j1):
-//       out += bias (+ residual)           (columns >= t0 of the qkv layer, the keys: out_t = (out + bias)ᵀ
+//       out += bias                              (columns >= t0 of the qkv layer, the keys: out_t = (out + bias)ᵀ
 //                                                instead, see bert.h)
 //       out_h = head-major (out + bias)          (qkv: the query and value columns, for attention, instead
 //                                                of out += bias; see bert_attention.h)
 //       out = gelu(out)                          (ffn_in)
 //       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
-//   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out):
-//       ln_out = LayerNorm(out), ln16 = bf16(ln_out)
+//   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out: then the block hook does nothing):
+//       out += bias + residual, ln_out = LayerNorm(out), ln16 = bf16(ln_out)     (row by row, each row in L1)
 namespace {
 struct Epilogue {
     float* out = nullptr;              // [M, ldo] the GEMM's C
@@ -371,7 +371,7 @@ void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
         return;
     }
     const int64_t n = j1 - j0;
-    if (n <= 0) return;
+    if (n <= 0 || e.ln_w) return;  // with a LayerNorm, bias and residual are added in the rows hook
     for (int64_t i = i0; i < i1; i++) {
         float* o = e.out + i * e.ldo + j0;
         const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
@@ -382,8 +382,8 @@ void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
 
 void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
     const Epilogue& e = *static_cast<const Epilogue*>(ctx);
-    e.fn->layernorm_rows(e.ln_out + i0 * e.ldo, e.ln16 ? e.ln16 + i0 * e.ldo : nullptr, e.out + i0 * e.ldo, e.ln_w,
-                         e.ln_b, i1 - i0, e.ldo, e.ln_eps);
+    e.fn->layernorm_rows(e.ln_out + i0 * e.ldo, e.ln16 ? e.ln16 + i0 * e.ldo : nullptr, e.out + i0 * e.ldo, e.bias,
+                         e.res ? e.res + i0 * e.ldo : nullptr, e.ln_w, e.ln_b, i1 - i0, e.ldo, e.ln_eps);
 }
 
 // out[T, lin.out] = X[T, lin.in] Wᵀ, then the epilogue e (e.out must be out). X is x (f32) or x16 (bf16).

@@ -244,15 +244,27 @@ inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf1
 void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_t s0, int64_t L, int64_t h,
                          int64_t NH, int64_t D, uint32_t* __restrict scratch) {
     const int64_t C = NH * D, Lp = (L + 31) / 32 * 32, D2 = D / 2;
-    const float scale = 1.0f / __builtin_sqrtf(float(D));
+    const float sl2 = 1.4426950408889634f / __builtin_sqrtf(float(D));  // log2(e) / sqrt(D)
     uint32_t* __restrict Kp = scratch;            // [D/2][Lp]
     uint32_t* __restrict Vp = Kp + D2 * Lp;       // [Lp/2][D]
     float* __restrict S = (float*)(Vp + Lp / 2 * D);  // [RB][Lp] scores, then probabilities (f32)
     uint32_t* __restrict Pp = (uint32_t*)(S + RB * Lp);  // [RB][Lp/2] probabilities as bf16 pairs
     uint32_t* __restrict Qp = Pp + RB * Lp / 2;   // [RB][D/2] queries as bf16 pairs
 
-    // pack keys: rows 2p, 2p+1 of kt (features) -> pairs, keys >= L zero
+    // The task's keys, values and queries were written by the qkv GEMM long before and come from L3: ask for
+    // all of them at once (into L2), so that their latencies overlap instead of stalling each packing loop.
     const float* Kt = in.kt + h * D * in.ldk + s0;
+    const float* V = in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
+    const float* Q = in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
+    for (int64_t d = 0; d < D; d++)
+        for (int64_t j = 0; j < L; j += 16) _mm_prefetch(reinterpret_cast<const char*>(Kt + d * in.ldk + j), _MM_HINT_T1);
+    for (int64_t t = 0; t < L; t++)
+        for (int64_t d = 0; d < D; d += 16) {
+            _mm_prefetch(reinterpret_cast<const char*>(V + t * in.ldv + d), _MM_HINT_T1);
+            _mm_prefetch(reinterpret_cast<const char*>(Q + t * in.ldq + d), _MM_HINT_T1);
+        }
+
+    // pack keys: rows 2p, 2p+1 of kt (features) -> pairs, keys >= L zero
     for (int64_t p = 0; p < D2; p++) {
         const float* k0 = Kt + 2 * p * in.ldk;
         const float* k1 = k0 + in.ldk;
@@ -264,7 +276,6 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
         }
     }
     // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero
-    const float* V = in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
     for (int64_t q = 0; q < Lp / 2; q++) {
         const bool has0 = 2 * q < L, has1 = 2 * q + 1 < L;
         for (int64_t d = 0; d < D; d += 16) {
@@ -274,7 +285,6 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
         }
     }
 
-    const float* Q = in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
     for (int64_t i0 = 0; i0 < L; i0 += RB) {
         const int64_t nr = L - i0 < RB ? L - i0 : RB;
         // queries -> bf16 pairs (rows past L: a copy of the last row, computed and dropped)
@@ -302,21 +312,29 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
                 _mm512_storeu_ps(S + r * Lp + j + 16, acc[r][1]);
             }
         }
-        // softmax numerators (f32), their sums, and the bf16 pairs for P·V (keys >= L weigh 0)
+        // softmax numerators (f32), their sums, and the bf16 pairs for P·V (keys >= L weigh 0).
+        // e^{scale (s - max)} = 2^{s sl2 - max sl2}: one fused multiply-subtract and exp2_nonpos (no clamp above
+        // 0, no ln 2 split) in place of exp_fast. The max and the sum are kept as 16 lanes and folded once per row
+        // (an `omp simd reduction` leaves GCC folding its partial sums one scalar add at a time).
         float inv[RB];
         for (int64_t r = 0; r < RB; r++) {
             float* s = S + r * Lp;
-            float mx = kNegBig;
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = 0; j < L; j++) mx = s[j] > mx ? s[j] : mx;
-            float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-            for (int64_t j = 0; j < Lp; j++) {
-                const float e = j < L ? exp_fast((s[j] - mx) * scale) : 0.0f;
-                s[j] = e;
-                sum += e;
+            __m512 vmx = _mm512_set1_ps(kNegBig);
+            for (int64_t j = 0; j < L; j += 16) {
+                const int64_t nj = L - j;
+                const __mmask16 m = nj >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nj) - 1);
+                vmx = _mm512_mask_max_ps(vmx, m, vmx, _mm512_loadu_ps(s + j));
             }
-            inv[r] = 1.0f / sum;
+            const float mxs = _mm512_reduce_max_ps(vmx) * sl2;
+            float part[16] = {};
+            for (int64_t j0 = 0; j0 < Lp; j0 += 16)
+#pragma omp simd
+                for (int64_t v = 0; v < 16; v++) {
+                    const float e = j0 + v < L ? exp2_nonpos(s[j0 + v] * sl2 - mxs) : 0.0f;
+                    s[j0 + v] = e;
+                    part[v] += e;
+                }
+            inv[r] = 1.0f / _mm512_reduce_add_ps(_mm512_loadu_ps(part));
             for (int64_t j = 0; j < Lp; j += 32)
                 _mm512_storeu_si512(Pp + r * Lp / 2 + j / 2,
                                     (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + 16), _mm512_loadu_ps(s + j)));

@@ -18,9 +18,11 @@ struct BertFusedFns {
     // form); then c16[j] = bf16(c[j]) when c16 is not nullptr. Serial.
     void (*bias_act)(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n);
     // out[rows, C] = LayerNorm(inp) * w + b (as tensor/kernels.h layernorm_forward), and out16 = bf16(out)
-    // when out16 is not nullptr. Serial; out must not overlap inp.
-    void (*layernorm_rows)(float* out, uint16_t* out16, const float* inp, const float* w, const float* b,
-                           int64_t rows, int64_t C, float eps);
+    // when out16 is not nullptr. inp is first replaced by inp + bias + res, each of bias ([C]) and res ([rows, C])
+    // left out when nullptr (res may be out: each row is read before it is written). Serial; out must not
+    // overlap inp.
+    void (*layernorm_rows)(float* out, uint16_t* out16, float* inp, const float* bias, const float* res,
+                           const float* w, const float* b, int64_t rows, int64_t C, float eps);
 };
 
 const BertFusedFns& bert_fused_base();

@@ -71,11 +71,25 @@ void bias_act_impl(float* c, const float* bias, const float* res, int act, uint1
     else bias_act_loop<0>(c, bias, res, c16, n);
 }
 
-// LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula), serial, with the bf16 copy.
-void layernorm_rows_impl(float* __restrict out, uint16_t* __restrict out16, const float* __restrict inp,
-                         const float* __restrict w, const float* __restrict b, int64_t rows, int64_t C, float eps) {
+// LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula), serial, with the bf16 copy. With
+// bias and/or res (nullptr: none), each row is first made inp + bias + res in place, and is then in L1 for the
+// three passes of the norm. res and out may be the same rows (the encoder's residual stream): neither is __restrict.
+void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restrict inp,
+                         const float* __restrict bias, const float* res, const float* __restrict w,
+                         const float* __restrict b, int64_t rows, int64_t C, float eps) {
     for (int64_t n = 0; n < rows; n++) {
-        const float* x = inp + n * C;
+        float* x = inp + n * C;
+        const float* rs = res ? res + n * C : nullptr;
+        if (bias && rs) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) x[c] = x[c] + bias[c] + rs[c];
+        } else if (bias) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) x[c] += bias[c];
+        } else if (rs) {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) x[c] += rs[c];
+        }
         float* y = out + n * C;
         float s = 0.0f;
 #pragma omp simd reduction(+ : s)

@@ -71,39 +71,74 @@ void bias_act_impl(float* c, const float* bias, const float* res, int act, uint1
     else bias_act_loop<0>(c, bias, res, c16, n);
 }
 
-// LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula), serial, with the bf16 copy. With
-// bias and/or res (nullptr: none), each row is first made inp + bias + res in place, and is then in L1 for the
-// three passes of the norm. res and out may be the same rows (the encoder's residual stream): neither is __restrict.
+// 16 floats as one value (GCC vector extension: one zmm with AVX-512, split into narrower registers below it), so
+// that partial sums stay in registers; an `omp simd reduction` leaves GCC folding its partial sums one dependent
+// scalar add after another, and a float[16] of partial sums is kept in memory (a store-to-load chain per step).
+// (-Wpsabi: GCC notes that passing such a value by value without AVX-512 differs from the AVX-512 ABI; these are
+// internal inline functions, so no call crosses files compiled with different flags.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float F16 __attribute__((vector_size(64)));
+inline F16 load16(const float* p) {
+    F16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline float fold16(F16 v) {  // as a tree
+    float p[16];
+    std::memcpy(p, &v, sizeof p);
+    for (int w = 8; w > 0; w >>= 1)
+        for (int i = 0; i < w; i++) p[i] += p[i + w];
+    return p[0];
+}
+
+// LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula: mean, then the mean square of x - mean),
+// serial, with the bf16 copy. With bias and/or res (nullptr: none), each row is first made inp + bias + res in place,
+// in the pass that sums it; the row is then in L1 for the other two. res and out may be the same rows (the
+// encoder's residual stream): neither is __restrict. The sums are kept as 16 partial sums (lane c % 16) and
+// folded as a tree.
 void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restrict inp,
                          const float* __restrict bias, const float* res, const float* __restrict w,
                          const float* __restrict b, int64_t rows, int64_t C, float eps) {
+    const int64_t C16 = C / 16 * 16;
     for (int64_t n = 0; n < rows; n++) {
         float* x = inp + n * C;
         const float* rs = res ? res + n * C : nullptr;
-        if (bias && rs) {
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) x[c] = x[c] + bias[c] + rs[c];
-        } else if (bias) {
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) x[c] += bias[c];
-        } else if (rs) {
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) x[c] += rs[c];
+        F16 acc = {};
+        for (int64_t c0 = 0; c0 < C16; c0 += 16) {
+            F16 xv = load16(x + c0);
+            if (bias) xv = xv + load16(bias + c0);
+            if (rs) xv = xv + load16(rs + c0);
+            std::memcpy(x + c0, &xv, sizeof xv);
+            acc += xv;
         }
+        for (int64_t c = C16; c < C; c++) {
+            float xv = x[c];
+            if (bias) xv = xv + bias[c];
+            if (rs) xv = xv + rs[c];
+            x[c] = xv;
+            acc[c - C16] += xv;
+        }
+        const float m = fold16(acc) / float(C);
+        F16 sq = {};
+        for (int64_t c0 = 0; c0 < C16; c0 += 16) {
+            const F16 d = load16(x + c0) - m;
+            sq += d * d;
+        }
+        for (int64_t c = C16; c < C; c++) sq[c - C16] += (x[c] - m) * (x[c] - m);
+        const float r = 1.0f / __builtin_sqrtf(fold16(sq) / float(C) + eps);
         float* y = out + n * C;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t c = 0; c < C; c++) s += x[c];
-        const float m = s / float(C);
-        float v = 0.0f;
-#pragma omp simd reduction(+ : v)
-        for (int64_t c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-        const float r = 1.0f / __builtin_sqrtf(v / float(C) + eps);
-#pragma omp simd
-        for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
         if (out16) {
 #pragma omp simd
-            for (int64_t c = 0; c < C; c++) out16[n * C + c] = bf16_rne(y[c]);
+            for (int64_t c = 0; c < C; c++) {
+                const float yv = (x[c] - m) * r * w[c] + b[c];
+                y[c] = yv;
+                out16[n * C + c] = bf16_rne(yv);
+            }
+        } else {
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
         }
     }
 }

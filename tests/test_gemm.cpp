@@ -294,6 +294,76 @@ TEST_CASE("gemm hooks: each block once with final values, each row once after it
     }
 }
 
+namespace {
+struct ScratchLog {
+    int64_t N;
+    std::vector<float> got;  // [M, N] the values handed over
+    std::vector<int> seen;   // [M, N] how often
+};
+void copy_scratch_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+    auto& L = *static_cast<ScratchLog*>(ctx);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            L.got[size_t(i * L.N + j)] = c[(i - i0) * ldc + (j - j0)];
+            L.seen[size_t(i * L.N + j)]++;
+            c[(i - i0) * ldc + (j - j0)] = NAN;  // the block is the hook's to overwrite
+        }
+}
+}  // namespace
+
+TEST_CASE("gemm block_scratch hook: every element once, the bits C would hold; C is not written") {
+    Restore restore;
+    set_gemm_bf16_kernel(Bf16Gemm::dot);
+    // several row blocks, column blocks and K blocks; one tile; K = 0 (C = 0)
+    for (auto [M, N, K] : {std::array<int64_t, 3>{403, 601, 800}, {40, 1536, 384}, {5, 7, 3}, {9, 300, 0}})
+        for (Isa isa : isas())
+            for (int threads : {1, 2}) {
+                set_cpu_isa(isa);
+                set_num_threads(threads);
+                const auto A = test::rand_vec(size_t(M * K), 61), W = test::rand_vec(size_t(N * K), 62);
+                const auto A16 = to_bf16(A), W16 = to_bf16(W);
+                const int64_t ld = std::max<int64_t>(1, K);
+                std::vector<float> c32(size_t(M * N)), c16(size_t(M * N));
+                gemm_f32(false, true, M, N, K, 1.f, A.data(), ld, W.data(), ld, 0.f, c32.data(), N);
+                gemm_bf16(false, true, M, N, K, 1.f, A16.data(), ld, W16.data(), ld, 0.f, c16.data(), N);
+                const GemmPackedB p32 = gemm_pack_b_f32(true, N, K, W.data(), ld);
+                const GemmPackedB p16 = gemm_pack_b_bf16(true, N, K, W16.data(), ld);
+                for (int variant = 0; variant < 4; variant++) {
+                    ScratchLog L{N, std::vector<float>(size_t(M * N), NAN), std::vector<int>(size_t(M * N))};
+                    GemmHooks hk;
+                    hk.block_scratch = copy_scratch_block;
+                    hk.ctx = &L;
+                    std::vector<float> C(size_t(M * N), 7.f);  // must stay untouched
+                    if (variant == 0)
+                        gemm_f32_hooked(false, true, M, N, K, 1.f, A.data(), ld, W.data(), ld, 0.f, C.data(), N, hk);
+                    else if (variant == 1)
+                        gemm_bf16_hooked(false, true, M, N, K, 1.f, A16.data(), ld, W16.data(), ld, 0.f, C.data(), N, hk);
+                    else if (variant == 2)
+                        gemm_f32_packed(false, M, N, K, 1.f, A.data(), ld, p32, 0.f, nullptr, N, hk);
+                    else
+                        gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), ld, p16, 0.f, nullptr, N, hk);
+                    const std::vector<float>& want = variant % 2 ? c16 : c32;
+                    INFO("isa=", isa_name(isa), " threads=", threads, " M=", M, " N=", N, " K=", K, " variant=",
+                         variant);
+                    CHECK(std::count(L.seen.begin(), L.seen.end(), 1) == M * N);
+                    CHECK(std::memcmp(L.got.data(), want.data(), want.size() * 4) == 0);
+                    CHECK(std::count(C.begin(), C.end(), 7.f) == M * N);
+                }
+            }
+    // misuse is refused: it would silently drop the beta term or a hook
+    const auto A = test::rand_vec(64, 63);
+    std::vector<float> C(64);
+    ScratchLog L{8, std::vector<float>(64), std::vector<int>(64)};
+    GemmHooks hk;
+    hk.block_scratch = copy_scratch_block;
+    hk.ctx = &L;
+    CHECK_THROWS_AS(gemm_f32_hooked(false, true, 8, 8, 8, 1.f, A.data(), 8, A.data(), 8, 1.f, C.data(), 8, hk),
+                    tg::Error);
+    hk.rows = log_rows;
+    CHECK_THROWS_AS(gemm_f32_hooked(false, true, 8, 8, 8, 1.f, A.data(), 8, A.data(), 8, 0.f, C.data(), 8, hk),
+                    tg::Error);
+}
+
 TEST_CASE("gemm packed B: bit-identical to gemm_f32 / gemm_bf16, every ISA; stale packs are refused") {
     Restore restore;
     set_gemm_bf16_kernel(Bf16Gemm::dot);  // the layouts gemm_bf16 uses too (the wide one: next test case)

@@ -45,8 +45,8 @@ PackedBatch pack(const Batch& b) {
 }
 
 size_t BertWorkspace::bytes() const {
-    return 4 * (x_.capacity() + qkv_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() +
-                cls_.capacity() + pool_.capacity()) +
+    return 4 * (x_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() + cls_.capacity() +
+                pool_.capacity()) +
            2 * (x16_.capacity() + a16_.capacity());
 }
 
@@ -327,8 +327,8 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 //       out += bias + residual, ln_out = LayerNorm(out), ln16 = bf16(ln_out)     (row by row, each row in L1)
 namespace {
 struct Epilogue {
-    float* out = nullptr;              // [M, ldo] the GEMM's C
-    int64_t ldo = 0;
+    float* out = nullptr;              // [M, ldo] the GEMM's C; nullptr: C is not kept (block_scratch, gemm.h):
+    int64_t ldo = 0;                   //   only the copies below are made from it (ldo: their row stride)
     const float* bias = nullptr;       // [N]
     const float* res = nullptr;        // [M, ldo] residual, or nullptr
     float* out_t = nullptr;            // when set: out_t[(j - t0) * ldt + i] = out[i, j] + bias[j] for j >= t0 (keys)
@@ -345,13 +345,15 @@ struct Epilogue {
     const detail::BertFusedFns* fn = nullptr;
 };
 
-void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    const Epilogue& e = *static_cast<const Epilogue*>(ctx);
+// The block epilogue on block rows [i0, i1) x columns [j0, j1) of C, whose element (i, j) is at
+// c[(i - i0) * ldc + (j - j0)]: C itself (c = out + i0 * ldo + j0) or the GEMM's scratch block (block_scratch).
+void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (e.out_t && j1 > e.t0) {  // transposed copy: contiguous writes along i, reads from the cached block
         for (int64_t j = std::max(j0, e.t0); j < j1; j++) {
             const float b = e.bias[j];
             float* t = e.out_t + (j - e.t0) * e.ldt;
-            for (int64_t i = i0; i < i1; i++) t[i] = e.out[i * e.ldo + j] + b;
+            const float* cj = c + (j - j0);
+            for (int64_t i = i0; i < i1; i++) t[i] = cj[(i - i0) * ldc] + b;
         }
         j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
     }
@@ -361,32 +363,31 @@ void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
             float* dst = e.out_h + h * e.hs + (j - h * e.hd);
             const float* b = e.bias + j;
             for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w floats
-                const float* src = e.out + i * e.ldo + j;
+                const float* src = c + (i - i0) * ldc + (j - j0);
                 float* o = dst + i * e.hd;
 #pragma omp simd
-                for (int64_t c = 0; c < w; c++) o[c] = src[c] + b[c];
+                for (int64_t k = 0; k < w; k++) o[k] = src[k] + b[k];
             }
             j = jn;
         }
         return;
     }
     const int64_t n = j1 - j0;
-    if (e.ln_w) {  // with a LayerNorm, bias and residual are added in the rows hook, once all columns are done
-        // The residual rows come from L3 or memory (the last GEMM to touch them ran a whole layer step ago) and
-        // were ~40 % of the rows hook's time, stalled on their loads: ask for them now, into L2, while the GEMM
-        // computes the rest of these rows' columns.
-        if (e.res && j0 == 0)
-            for (int64_t i = i0; i < i1; i++)
-                for (int64_t c = 0; c < e.ldo; c += 16) __builtin_prefetch(e.res + i * e.ldo + c, 0, 2);
-        return;
-    }
-    if (n <= 0) return;
+    if (n <= 0 || e.ln_w) return;  // with a LayerNorm, bias and residual are added in the rows hook
     for (int64_t i = i0; i < i1; i++) {
-        float* o = e.out + i * e.ldo + j0;
         const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
-        e.fn->bias_act(o, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
+        e.fn->bias_act(c + (i - i0) * ldc, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
                        e.out16 ? e.out16 + i * e.ldo + j0 : nullptr, n);
     }
+}
+
+void epilogue_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const Epilogue& e = *static_cast<const Epilogue*>(ctx);
+    epilogue_apply(e, e.out + i0 * e.ldo + j0, e.ldo, i0, i1, j0, j1);
+}
+
+void epilogue_scratch(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+    epilogue_apply(*static_cast<const Epilogue*>(ctx), c, ldc, i0, i1, j0, j1);
 }
 
 void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
@@ -402,8 +403,12 @@ void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const u
             Epilogue& e) {
     const int64_t N = lin.out, K = lin.in;
     GemmHooks hk;
-    hk.block = epilogue_block;
-    hk.rows = e.ln_w ? epilogue_rows : nullptr;
+    if (e.out) {
+        hk.block = epilogue_block;
+        hk.rows = e.ln_w ? epilogue_rows : nullptr;
+    } else {
+        hk.block_scratch = epilogue_scratch;
+    }
     hk.ctx = &e;
     const bool packed = gemm_packed_usable(lin.wp);
     if (dtype == DType::bf16) {
@@ -451,7 +456,6 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     const bool act16 =
         bf16 && !(!layers_.empty() && layers_[0].qkv.wp.wide && gemm_packed_usable(layers_[0].qkv.wp));
     grow(ws.x_, T * C);
-    grow(ws.qkv_, T * 3 * C);
     // kᵀ row stride: T rounded up to 16 floats, plus 16 when that is a multiple of 4 KiB. With a 4 KiB-multiple
     // stride (T = 1024, 4096, ...) the D rows of one key tile all fall in the same L1 set and evict each other
     // on every pass of the score loop (32 x 128 tokens: attention 14.6% of the forward before, see bench-bert).
@@ -459,7 +463,8 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     grow(ws.kt_, C * ldkt);
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
-    grow(ws.f_, T * std::max(d.I, 2 * C));  // also the head-major q | v of attention (free until ffn_in)
+    // f_: the head-major q | v of attention, then ffn_in's output (unless only its bf16 copy is kept)
+    grow(ws.f_, T * (act16 ? 2 * C : std::max(d.I, 2 * C)));
     if (act16) {
         grow(ws.x16_, T * C);
         grow(ws.a16_, T * std::max(C, d.I));
@@ -496,9 +501,10 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     for (const Layer& L : layers_) {
         Epilogue e;
         e.fn = &fn;
-        e.out = ws.qkv_.data(), e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
+        e.out = nullptr, e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
         e.out_h = ws.f_.data(), e.hd = d.D, e.hs = T * d.D;
-        linear(L.qkv, dtype_, x, x16, T, e);  // [T, 3C]: q | v | k; q and v head-major [2 NH, T, D], kᵀ [C, T]
+        // [T, 3C] = q | v | k, not stored: from its blocks, q and v head-major [2 NH, T, D] and kᵀ [C, T]
+        linear(L.qkv, dtype_, x, x16, T, e);
         const float* qh = ws.f_.data();
         const AttnInput ain{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
         if (act16 && attention_bf16_supported(d.D)) {
@@ -513,10 +519,11 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.out = h, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
         e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
         linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
-        // f = gelu(x W1ᵀ + b1)   [T, I]  (with bf16 activation copies, only its bf16 copy a16 is used)
+        // f = gelu(x W1ᵀ + b1)   [T, I]  (with bf16 activation copies, only its bf16 copy a16 is made)
         e = Epilogue{};
         e.fn = &fn;
-        e.out = ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true, e.gelu_tanh = d.gelu_tanh;
+        e.out = act16 ? nullptr : ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true;
+        e.gelu_tanh = d.gelu_tanh;
         e.out16 = a16;
         linear(L.ffn_in, dtype_, x, x16, T, e);
         // x = LayerNorm(f W2ᵀ + b2 + x)

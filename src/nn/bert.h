@@ -90,7 +90,9 @@ class BertWorkspace {
 
    private:
     friend class BertEncoder;
-    std::vector<float> x_, qkv_, kt_, ctx_, h_, f_, cls_, pool_;  // [T,C] [T,3C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]
+    // [T,C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]; f_ is [T,2C] when only the bf16 copy of ffn_in's output is kept.
+    // (The qkv GEMM's own output is never stored: its epilogue makes the head-major q, v and kᵀ from scratch blocks.)
+    std::vector<float> x_, kt_, ctx_, h_, f_, cls_, pool_;
     std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
 };
 

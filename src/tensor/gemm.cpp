@@ -46,6 +46,7 @@
 #include <memory>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "tensor/common.h"
 #include "tensor/cpu_isa.h"
@@ -98,7 +99,7 @@ struct Scratch {
         return reinterpret_cast<P*>(p.get());
     }
 };
-thread_local Scratch tl_bpack, tl_apack;
+thread_local Scratch tl_bpack, tl_apack, tl_cblock;
 
 // ---- element conversion for packing ---------------------------------------------------------
 // P is the packed element: float (f32 kernels; bf16 input is widened) or uint32_t (two bf16 in k).
@@ -237,7 +238,20 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                  int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int nthreads,
                  const GemmHooks* hooks = nullptr, const PB* Bpre = nullptr) {
     if (M == 0 || N == 0) return;
+    auto scratch_hook = hooks ? hooks->block_scratch : nullptr;
+    TG_CHECK(!scratch_hook || (beta == 0.f && !hooks->block && !hooks->rows),
+             "gemm: a block_scratch hook needs beta = 0 and no block or rows hook");
     if (K == 0 || alpha == 0.f) {  // as in BLAS: A, B not read
+        if (scratch_hook) {  // C = 0, handed over in blocks as usual
+            std::vector<float> zero(size_t(std::min<int64_t>(M, kn.mc) * std::min<int64_t>(N, kn.nc)));
+            for (int64_t i0 = 0; i0 < M; i0 += kn.mc)
+                for (int64_t j0 = 0; j0 < N; j0 += kn.nc) {
+                    std::fill(zero.begin(), zero.end(), 0.f);  // (the hook may have written the last block)
+                    scratch_hook(hooks->ctx, i0, std::min(M, i0 + kn.mc), j0, std::min(N, j0 + kn.nc), zero.data(),
+                                 std::min<int64_t>(N, kn.nc));
+                }
+            return;
+        }
         scale_c(M, N, beta, C, ldc);
         if (hooks && hooks->block) hooks->block(hooks->ctx, 0, M, 0, N);
         if (hooks && hooks->rows) hooks->rows(hooks->ctx, 0, M);
@@ -285,6 +299,11 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     // 128-token sequence: it was packed up to 8 times, 13% of a batch-1 BERT forward.)
     const bool shared_a = col_groups > 1;
     P* Abuf = tl_apack.get<P>(size_t(shared_a ? row_blocks : nt) * size_t(mc * Kp));
+    // block_scratch: one mc x nc block of C per thread, in place of C. Its row stride is nc + 16 floats: with nc = 256
+    // (1 KiB) the rows of a column would all fall into 4 of the 64 sets of a 32 KiB L1 and evict each other when
+    // the hook reads the block by columns (a transposed copy).
+    const int64_t ldcs = nc + 16;
+    float* Cbuf = scratch_hook ? tl_cblock.get<float>(size_t(nt) * size_t(mc * ldcs)) : nullptr;
     // B is packed one micro-panel at a time by whichever threads have started: a panel is claimed
     // with an atomic counter and counted when done. A thread that starts late (the OS ran something
     // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
@@ -321,11 +340,12 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
 
         // 2. Multiply, one work item at a time.
 #ifdef _OPENMP
-        const size_t slice = shared_a ? 0 : size_t(omp_get_thread_num());
+        const size_t tid = size_t(omp_get_thread_num());
 #else
-        const size_t slice = 0;
+        const size_t tid = 0;
 #endif
-        P* Ap = Abuf + slice * size_t(mc * Kp);  // this thread's slice (shared A: set per item)
+        P* Ap = Abuf + (shared_a ? 0 : tid) * size_t(mc * Kp);  // this thread's slice (shared A: set per item)
+        float* Cs = Cbuf ? Cbuf + tid * size_t(mc * ldcs) : nullptr;  // this thread's C block (block_scratch)
 #pragma omp for schedule(dynamic, 1) nowait  // the end of the parallel region is the barrier
         for (int64_t it = 0; it < items; it++) {
             const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);
@@ -337,6 +357,8 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                 for (int64_t pb = 0; pb < nkb; pb++) pack_a_rows(ic, 0, mb, pb, Ap);
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);
+                float* Cb = Cs ? Cs : C + ic * ldc + jc;  // element (ic, jc) of C, or of the scratch block
+                const int64_t ldcb = Cs ? ldcs : ldc;
                 for (int64_t pb = 0; pb < nkb; pb++) {
                     const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0);
                     const float beta_blk = pb == 0 ? beta : 1.f;  // later K blocks accumulate into C
@@ -347,12 +369,14 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                         const P* Apan = Ablk + (ir / MR) * kcb * MR;
                         for (int64_t jr = 0; jr < nb; jr += NR) {
                             const int n = int(std::min<int64_t>(NR, nb - jr));
-                            kn.ukr(kcb, Apan, Bblk + (jr / NR) * kcb * NR, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
-                                   alpha, beta_blk);
+                            kn.ukr(kcb, Apan, Bblk + (jr / NR) * kcb * NR, Cb + ir * ldcb + jr, ldcb, m, n, alpha,
+                                   beta_blk);
                         }
                     }
                 }
-                if (block_hook) block_hook(hooks->ctx, ic, ic + mb, jc, jc + nb);  // block final: still in L2
+                // the block is final and still in L2
+                if (block_hook) block_hook(hooks->ctx, ic, ic + mb, jc, jc + nb);
+                if (scratch_hook) scratch_hook(hooks->ctx, ic, ic + mb, jc, jc + nb, Cs, ldcs);
             }
             if (rows_hook && col_groups == 1) rows_hook(hooks->ctx, ic, ic + mb);
         }
@@ -469,11 +493,11 @@ GemmPackedB pack_b_wide(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_
 }  // namespace
 
 GemmPackedB gemm_pack_b_f32(bool tB, int64_t N, int64_t K, const float* B, int64_t ldb) {
-    check_args("gemm_pack_b_f32", false, tB, 1, N, K, K, ldb, N);
+    check_args("gemm_pack_b_f32", false, tB, 1, N, K, std::max<int64_t>(1, K), ldb, N);
     return pack_b_all<float, float>(f32_kernel_for_isa(), false, tB, N, K, B, ldb);
 }
 GemmPackedB gemm_pack_b_bf16(bool tB, int64_t N, int64_t K, const uint16_t* B, int64_t ldb) {
-    check_args("gemm_pack_b_bf16", false, tB, 1, N, K, K, ldb, N);
+    check_args("gemm_pack_b_bf16", false, tB, 1, N, K, std::max<int64_t>(1, K), ldb, N);
     if (bf16_packs_wide()) return pack_b_wide(tB, N, K, B, ldb);
     if (bf16_packs_pairs()) return pack_b_all<uint16_t, uint32_t>(kernel_bf16_avx512(), true, tB, N, K, B, ldb);
     return pack_b_all<uint16_t, float>(f32_kernel_for_isa(), true, tB, N, K, B, ldb);

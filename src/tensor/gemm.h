@@ -40,9 +40,19 @@ void gemm_bf16(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float 
 // start OpenMP parallel regions (a nested region would run on one thread anyway). The GEMM's numbers are
 // the same as without hooks; a hook that computes each element from its own row/column only is therefore
 // independent of the thread count too.
+//
+//   block_scratch(ctx, i0, i1, j0, j1, c, ldc)   in place of block, for a C that only the epilogue reads (a copy
+//                               in another layout, a bf16 copy for the next GEMM): then C itself is never written
+//                               (it may be nullptr). Each block is computed into a per-thread scratch block that
+//                               stays in L2 and handed over as c (element (i0, j0); row stride ldc), writable,
+//                               valid during the call only. A full-size C would go out to memory and come back
+//                               (a write-allocate read and a write-back per line) although nothing reads it.
+//                               Needs beta == 0 and neither block nor rows. The values are the same bits that
+//                               C would hold.
 struct GemmHooks {
     void (*block)(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
     void (*rows)(void* ctx, int64_t i0, int64_t i1) = nullptr;
+    void (*block_scratch)(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) = nullptr;
     void* ctx = nullptr;
 };
 void gemm_f32_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

@@ -300,6 +300,7 @@ struct ScratchLog {
     std::vector<float> got;  // [M, N] the values handed over
     std::vector<int> seen;   // [M, N] how often
 };
+void copy_scratch_rows(void* ctx, int64_t i0, int64_t i1, float* c, int64_t ldc);
 void copy_scratch_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
     auto& L = *static_cast<ScratchLog*>(ctx);
     for (int64_t i = i0; i < i1; i++)
@@ -309,12 +310,15 @@ void copy_scratch_block(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j
             c[(i - i0) * ldc + (j - j0)] = NAN;  // the block is the hook's to overwrite
         }
 }
+void copy_scratch_rows(void* ctx, int64_t i0, int64_t i1, float* c, int64_t ldc) {
+    copy_scratch_block(ctx, i0, i1, 0, static_cast<ScratchLog*>(ctx)->N, c, ldc);
+}
 }  // namespace
 
-TEST_CASE("gemm block_scratch hook: every element once, the bits C would hold; C is not written") {
+TEST_CASE("gemm block_scratch and rows_scratch hooks: every element once, the bits C would hold; C is not written") {
     Restore restore;
     set_gemm_bf16_kernel(Bf16Gemm::dot);
-    // several row blocks, column blocks and K blocks; one tile; K = 0 (C = 0)
+    // several row blocks, column blocks and K blocks; few rows (N split among the threads); one tile; K = 0 (C = 0)
     for (auto [M, N, K] : {std::array<int64_t, 3>{403, 601, 800}, {40, 1536, 384}, {5, 7, 3}, {9, 300, 0}})
         for (Isa isa : isas())
             for (int threads : {1, 2}) {
@@ -328,17 +332,18 @@ TEST_CASE("gemm block_scratch hook: every element once, the bits C would hold; C
                 gemm_bf16(false, true, M, N, K, 1.f, A16.data(), ld, W16.data(), ld, 0.f, c16.data(), N);
                 const GemmPackedB p32 = gemm_pack_b_f32(true, N, K, W.data(), ld);
                 const GemmPackedB p16 = gemm_pack_b_bf16(true, N, K, W16.data(), ld);
-                for (int variant = 0; variant < 4; variant++) {
+                for (int variant = 0; variant < 8; variant++) {  // 4..7: the same with rows_scratch
                     ScratchLog L{N, std::vector<float>(size_t(M * N), NAN), std::vector<int>(size_t(M * N))};
                     GemmHooks hk;
-                    hk.block_scratch = copy_scratch_block;
+                    if (variant < 4) hk.block_scratch = copy_scratch_block;
+                    else hk.rows_scratch = copy_scratch_rows;
                     hk.ctx = &L;
                     std::vector<float> C(size_t(M * N), 7.f);  // must stay untouched
-                    if (variant == 0)
+                    if (variant % 4 == 0)
                         gemm_f32_hooked(false, true, M, N, K, 1.f, A.data(), ld, W.data(), ld, 0.f, C.data(), N, hk);
-                    else if (variant == 1)
+                    else if (variant % 4 == 1)
                         gemm_bf16_hooked(false, true, M, N, K, 1.f, A16.data(), ld, W16.data(), ld, 0.f, C.data(), N, hk);
-                    else if (variant == 2)
+                    else if (variant % 4 == 2)
                         gemm_f32_packed(false, M, N, K, 1.f, A.data(), ld, p32, 0.f, nullptr, N, hk);
                     else
                         gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), ld, p16, 0.f, nullptr, N, hk);
@@ -360,6 +365,10 @@ TEST_CASE("gemm block_scratch hook: every element once, the bits C would hold; C
     CHECK_THROWS_AS(gemm_f32_hooked(false, true, 8, 8, 8, 1.f, A.data(), 8, A.data(), 8, 1.f, C.data(), 8, hk),
                     tg::Error);
     hk.rows = log_rows;
+    CHECK_THROWS_AS(gemm_f32_hooked(false, true, 8, 8, 8, 1.f, A.data(), 8, A.data(), 8, 0.f, C.data(), 8, hk),
+                    tg::Error);
+    hk.rows = nullptr;
+    hk.rows_scratch = copy_scratch_rows;  // both scratch hooks at once
     CHECK_THROWS_AS(gemm_f32_hooked(false, true, 8, 8, 8, 1.f, A.data(), 8, A.data(), 8, 0.f, C.data(), 8, hk),
                     tg::Error);
 }

@@ -315,20 +315,23 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 // ================================================================================================
 
 // Every linear layer is one GEMM whose epilogue runs in its hooks (tensor/gemm.h), on blocks of the output
-// that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it.
+// that are still in cache: no pass over memory before (bias fill) or after (GELU, cast, LayerNorm) it. Where
+// only the epilogue reads the GEMM's output, the output is not stored at all (block_scratch / rows_scratch: the
+// GEMM hands over blocks of a per-thread scratch buffer that stays in L2; a full-size output would go out to
+// memory and come back although nothing else reads it).
 //   block hook, per block of rows [i0, i1) x columns [j0, j1):
-//       out += bias                              (columns >= t0 of the qkv layer, the keys: out_t = (out + bias)ᵀ
-//                                                instead, see bert.h)
-//       out_h = head-major (out + bias)          (qkv: the query and value columns, for attention, instead
-//                                                of out += bias; see bert_attention.h)
-//       out = gelu(out)                          (ffn_in)
-//       out16 = bf16(out)                        (bf16 mode: the next GEMM's input)
-//   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out: then the block hook does nothing):
-//       out += bias + residual, ln_out = LayerNorm(out), ln16 = bf16(ln_out)     (row by row, each row in L1)
+//       kᵀ = (out + bias)ᵀ                       (qkv, columns >= t0: the keys, transposed; see bert.h)
+//       out_h = head-major (out + bias)          (qkv, the query and value columns, for attention; see
+//                                                bert_attention.h; the qkv output itself is not stored)
+//       out = gelu(out + bias)                   (ffn_in)
+//       out16 = bf16(out)                        (bf16 mode: the next GEMM's input; ffn_in's f32 output is then
+//                                                not stored)
+//   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out; their output is not stored):
+//       ln_out = LayerNorm(out + bias + residual), ln16 = bf16(ln_out)     (row by row, each row in L1)
 namespace {
 struct Epilogue {
-    float* out = nullptr;              // [M, ldo] the GEMM's C; nullptr: C is not kept (block_scratch, gemm.h):
-    int64_t ldo = 0;                   //   only the copies below are made from it (ldo: their row stride)
+    float* out = nullptr;              // [M, ldo] the GEMM's C; nullptr: C is not stored (block_scratch /
+    int64_t ldo = 0;                   //   rows_scratch, gemm.h); ldo: the row stride of out16, res and ln_out
     const float* bias = nullptr;       // [N]
     const float* res = nullptr;        // [M, ldo] residual, or nullptr
     float* out_t = nullptr;            // when set: out_t[(j - t0) * ldt + i] = out[i, j] + bias[j] for j >= t0 (keys)
@@ -373,7 +376,7 @@ void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_
         return;
     }
     const int64_t n = j1 - j0;
-    if (n <= 0 || e.ln_w) return;  // with a LayerNorm, bias and residual are added in the rows hook
+    if (n <= 0) return;
     for (int64_t i = i0; i < i1; i++) {
         const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
         e.fn->bias_act(c + (i - i0) * ldc, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,
@@ -390,9 +393,10 @@ void epilogue_scratch(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
     epilogue_apply(*static_cast<const Epilogue*>(ctx), c, ldc, i0, i1, j0, j1);
 }
 
-void epilogue_rows(void* ctx, int64_t i0, int64_t i1) {
+// rows [i0, i1) of C, row i at c + (i - i0) * ldc: C itself or the GEMM's scratch rows (rows_scratch)
+void epilogue_rows_scratch(void* ctx, int64_t i0, int64_t i1, float* c, int64_t ldc) {
     const Epilogue& e = *static_cast<const Epilogue*>(ctx);
-    e.fn->layernorm_rows(e.ln_out + i0 * e.ldo, e.ln16 ? e.ln16 + i0 * e.ldo : nullptr, e.out + i0 * e.ldo, e.bias,
+    e.fn->layernorm_rows(e.ln_out + i0 * e.ldo, e.ln16 ? e.ln16 + i0 * e.ldo : nullptr, c, ldc, e.bias,
                          e.res ? e.res + i0 * e.ldo : nullptr, e.ln_w, e.ln_b, i1 - i0, e.ldo, e.ln_eps);
 }
 
@@ -403,12 +407,12 @@ void linear(const BertEncoder::Linear& lin, DType dtype, const float* x, const u
             Epilogue& e) {
     const int64_t N = lin.out, K = lin.in;
     GemmHooks hk;
-    if (e.out) {
+    if (e.ln_w)  // the output goes through the LayerNorm only: never stored
+        hk.rows_scratch = epilogue_rows_scratch;
+    else if (e.out)
         hk.block = epilogue_block;
-        hk.rows = e.ln_w ? epilogue_rows : nullptr;
-    } else {
+    else
         hk.block_scratch = epilogue_scratch;
-    }
     hk.ctx = &e;
     const bool packed = gemm_packed_usable(lin.wp);
     if (dtype == DType::bf16) {
@@ -516,7 +520,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         // x = LayerNorm(a Woᵀ + bo + x)
         e = Epilogue{};
         e.fn = &fn;
-        e.out = h, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
+        e.out = nullptr, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
         e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
         linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
         // f = gelu(x W1ᵀ + b1)   [T, I]  (with bf16 activation copies, only its bf16 copy a16 is made)
@@ -529,7 +533,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         // x = LayerNorm(f W2ᵀ + b2 + x)
         e = Epilogue{};
         e.fn = &fn;
-        e.out = h, e.ldo = C, e.bias = L.ffn_out.b, e.res = x;
+        e.out = nullptr, e.ldo = C, e.bias = L.ffn_out.b, e.res = x;
         e.ln_w = L.ln_ffn.w, e.ln_b = L.ln_ffn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
         linear(L.ffn_out, dtype_, ws.f_.data(), a16, T, e);
         snapshot();

@@ -21,7 +21,8 @@ struct BertFusedFns {
     // when out16 is not nullptr. inp is first replaced by inp + bias + res, each of bias ([C]) and res ([rows, C])
     // left out when nullptr (res may be out: each row is read before it is written). Serial; out must not
     // overlap inp.
-    void (*layernorm_rows)(float* out, uint16_t* out16, float* inp, const float* bias, const float* res,
+    // inp's rows are ldi floats apart, the others' C.
+    void (*layernorm_rows)(float* out, uint16_t* out16, float* inp, int64_t ldi, const float* bias, const float* res,
                            const float* w, const float* b, int64_t rows, int64_t C, float eps);
 };
 

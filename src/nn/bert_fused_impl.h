@@ -98,12 +98,12 @@ inline float fold16(F16 v) {  // as a tree
 // in the pass that sums it; the row is then in L1 for the other two. res and out may be the same rows (the
 // encoder's residual stream): neither is __restrict. The sums are kept as 16 partial sums (lane c % 16) and
 // folded as a tree.
-void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restrict inp,
+void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restrict inp, int64_t ldi,
                          const float* __restrict bias, const float* res, const float* __restrict w,
                          const float* __restrict b, int64_t rows, int64_t C, float eps) {
     const int64_t C16 = C / 16 * 16;
     for (int64_t n = 0; n < rows; n++) {
-        float* x = inp + n * C;
+        float* x = inp + n * ldi;
         const float* rs = res ? res + n * C : nullptr;
         F16 acc = {};
         for (int64_t c0 = 0; c0 < C16; c0 += 16) {

@@ -239,16 +239,20 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                  const GemmHooks* hooks = nullptr, const PB* Bpre = nullptr) {
     if (M == 0 || N == 0) return;
     auto scratch_hook = hooks ? hooks->block_scratch : nullptr;
-    TG_CHECK(!scratch_hook || (beta == 0.f && !hooks->block && !hooks->rows),
-             "gemm: a block_scratch hook needs beta = 0 and no block or rows hook");
+    auto rows_scratch = hooks ? hooks->rows_scratch : nullptr;
+    TG_CHECK(!(scratch_hook || rows_scratch) ||
+                 (beta == 0.f && !hooks->block && !hooks->rows && !(scratch_hook && rows_scratch)),
+             "gemm: a block_scratch or rows_scratch hook needs beta = 0 and no other hook");
     if (K == 0 || alpha == 0.f) {  // as in BLAS: A, B not read
-        if (scratch_hook) {  // C = 0, handed over in blocks as usual
-            std::vector<float> zero(size_t(std::min<int64_t>(M, kn.mc) * std::min<int64_t>(N, kn.nc)));
+        if (scratch_hook || rows_scratch) {  // C = 0, handed over as usual
+            const int64_t bn = scratch_hook ? std::min(N, kn.nc) : N;
+            std::vector<float> zero(size_t(std::min<int64_t>(M, kn.mc) * bn));
             for (int64_t i0 = 0; i0 < M; i0 += kn.mc)
-                for (int64_t j0 = 0; j0 < N; j0 += kn.nc) {
+                for (int64_t j0 = 0; j0 < N; j0 += bn) {
                     std::fill(zero.begin(), zero.end(), 0.f);  // (the hook may have written the last block)
-                    scratch_hook(hooks->ctx, i0, std::min(M, i0 + kn.mc), j0, std::min(N, j0 + kn.nc), zero.data(),
-                                 std::min<int64_t>(N, kn.nc));
+                    const int64_t i1 = std::min(M, i0 + kn.mc);
+                    if (scratch_hook) scratch_hook(hooks->ctx, i0, i1, j0, std::min(N, j0 + bn), zero.data(), bn);
+                    else rows_scratch(hooks->ctx, i0, i1, zero.data(), bn);
                 }
             return;
         }
@@ -301,9 +305,20 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     P* Abuf = tl_apack.get<P>(size_t(shared_a ? row_blocks : nt) * size_t(mc * Kp));
     // block_scratch: one mc x nc block of C per thread, in place of C. Its row stride is nc + 16 floats: with nc = 256
     // (1 KiB) the rows of a column would all fall into 4 of the 64 sets of a 32 KiB L1 and evict each other when
-    // the hook reads the block by columns (a transposed copy).
-    const int64_t ldcs = nc + 16;
-    float* Cbuf = scratch_hook ? tl_cblock.get<float>(size_t(nt) * size_t(mc * ldcs)) : nullptr;
+    // the hook reads the block by columns (a transposed copy). rows_scratch: one mc x N row block per thread, or, with
+    // column groups (rows shared by several items), all of C in one buffer.
+    float* Cbuf = nullptr;
+    int64_t ldcs = 0;
+    if (scratch_hook) {
+        ldcs = nc + 16;
+        Cbuf = tl_cblock.get<float>(size_t(nt) * size_t(mc * ldcs));
+    } else if (rows_scratch && col_groups == 1) {
+        ldcs = N + 16;
+        Cbuf = tl_cblock.get<float>(size_t(nt) * size_t(mc * ldcs));
+    } else if (rows_scratch) {
+        C = tl_cblock.get<float>(size_t(M * N));
+        ldc = N;
+    }
     // B is packed one micro-panel at a time by whichever threads have started: a panel is claimed
     // with an atomic counter and counted when done. A thread that starts late (the OS ran something
     // else on its core) finds nothing left to claim and goes straight to multiplying, instead of
@@ -345,7 +360,7 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
         const size_t tid = 0;
 #endif
         P* Ap = Abuf + (shared_a ? 0 : tid) * size_t(mc * Kp);  // this thread's slice (shared A: set per item)
-        float* Cs = Cbuf ? Cbuf + tid * size_t(mc * ldcs) : nullptr;  // this thread's C block (block_scratch)
+        float* Cs = Cbuf ? Cbuf + tid * size_t(mc * ldcs) : nullptr;  // this thread's scratch block
 #pragma omp for schedule(dynamic, 1) nowait  // the end of the parallel region is the barrier
         for (int64_t it = 0; it < items; it++) {
             const int64_t ic = it / col_groups * mc, mb = std::min(mc, M - ic);
@@ -357,7 +372,8 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                 for (int64_t pb = 0; pb < nkb; pb++) pack_a_rows(ic, 0, mb, pb, Ap);
             for (int64_t jc = j_beg; jc < j_end; jc += nc) {
                 const int64_t nb = std::min(nc, j_end - jc);
-                float* Cb = Cs ? Cs : C + ic * ldc + jc;  // element (ic, jc) of C, or of the scratch block
+                // element (ic, jc) of C, of the scratch block (block_scratch) or of the scratch rows (rows_scratch)
+                float* Cb = Cs ? (scratch_hook ? Cs : Cs + jc) : C + ic * ldc + jc;
                 const int64_t ldcb = Cs ? ldcs : ldc;
                 for (int64_t pb = 0; pb < nkb; pb++) {
                     const int64_t k0 = pb * kc, kcb = std::min(kc, Kp - k0);
@@ -379,11 +395,16 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
                 if (scratch_hook) scratch_hook(hooks->ctx, ic, ic + mb, jc, jc + nb, Cs, ldcs);
             }
             if (rows_hook && col_groups == 1) rows_hook(hooks->ctx, ic, ic + mb);
+            if (rows_scratch && col_groups == 1) rows_scratch(hooks->ctx, ic, ic + mb, Cs, ldcs);
         }
-        if (rows_hook && col_groups > 1) {  // rows are final only once every column group is done
+        if ((rows_hook || rows_scratch) && col_groups > 1) {  // rows are final only once every column group is done
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 1) nowait
-            for (int64_t i0 = 0; i0 < M; i0 += kRowChunk) rows_hook(hooks->ctx, i0, std::min(M, i0 + kRowChunk));
+            for (int64_t i0 = 0; i0 < M; i0 += kRowChunk) {
+                const int64_t i1 = std::min(M, i0 + kRowChunk);
+                if (rows_hook) rows_hook(hooks->ctx, i0, i1);
+                else rows_scratch(hooks->ctx, i0, i1, C + i0 * ldc, ldc);
+            }
         }
     }
 }

@@ -47,12 +47,15 @@ void gemm_bf16(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float 
 //                               stays in L2 and handed over as c (element (i0, j0); row stride ldc), writable,
 //                               valid during the call only. A full-size C would go out to memory and come back
 //                               (a write-allocate read and a write-back per line) although nothing reads it.
-//                               Needs beta == 0 and neither block nor rows. The values are the same bits that
-//                               C would hold.
+//                               Needs beta == 0 and no other hook. The values are the same bits that C would hold.
+//   rows_scratch(ctx, i0, i1, c, ldc)   the same for a row epilogue (a LayerNorm of the rows): all N columns of rows
+//                               [i0, i1) are handed over in a scratch buffer (c: element (i0, 0)), which holds a row
+//                               block per thread (or, when N is split among threads for a small M, all of C).
 struct GemmHooks {
     void (*block)(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
     void (*rows)(void* ctx, int64_t i0, int64_t i1) = nullptr;
     void (*block_scratch)(void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) = nullptr;
+    void (*rows_scratch)(void* ctx, int64_t i0, int64_t i1, float* c, int64_t ldc) = nullptr;
     void* ctx = nullptr;
 };
 void gemm_f32_hooked(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

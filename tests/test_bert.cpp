@@ -169,6 +169,35 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
         attention_forward_bf16(out16_hm.data(), head_major_copy(in, T, NH, D, qv_heads), off.data(),
                                int64_t(lens.size()), NH, D);
         CHECK(out16_hm == out16);
+        // q and k pre-rounded by the caller (as the encoder's qkv epilogue does): the same bits, from rounded and from
+        // unrounded inputs alike; the pairs' row padding, read past each sequence's end, holds NaN bit patterns,
+        // which must not matter
+        for (bool unrounded : {false, true}) {
+            std::vector<float> raw = qkv;
+            if (unrounded) raw = test::rand_vec(size_t(T * 3 * C), 91 + uint64_t(D), -2.f, 2.f);
+            std::vector<float> rkt(size_t(C * T));
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t c = 0; c < C; c++) rkt[size_t(c * T + t)] = raw[size_t(t * 3 * C + C + c)];
+            const AttnInput rin{raw.data(), 3 * C, rkt.data(), T, raw.data() + 2 * C, 3 * C};
+            const int64_t ldkp = T + 32;
+            std::vector<uint16_t> q16(size_t(T * C));
+            std::vector<uint32_t> kp(size_t(C / 2 * ldkp), 0xFFFFFFFFu);
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t c = 0; c < C; c++) {
+                    q16[size_t((c / D * T + t) * D + c % D)] = f32_to_bf16(raw[size_t(t * 3 * C + c)]);
+                    if (c % 2 == 0)
+                        kp[size_t(c / 2 * ldkp + t)] = uint32_t(f32_to_bf16(raw[size_t(t * 3 * C + C + c)])) |
+                                                       uint32_t(f32_to_bf16(raw[size_t(t * 3 * C + C + c + 1)])) << 16;
+                }
+            AttnInput pre = rin;
+            pre.q = nullptr, pre.kt = nullptr;  // must not be read
+            pre.q16 = q16.data(), pre.hsq16 = T * D, pre.kp = kp.data(), pre.ldkp = ldkp;
+            std::vector<uint16_t> a(size_t(T * C), 0xFFFF), b(size_t(T * C), 0xFFFF);
+            attention_forward_bf16(a.data(), rin, off.data(), int64_t(lens.size()), NH, D);
+            attention_forward_bf16(b.data(), pre, off.data(), int64_t(lens.size()), NH, D);
+            INFO("D=" << D << " unrounded=" << unrounded);
+            CHECK(a == b);
+        }
         for (size_t i = 0; i < out.size(); i++) out[i] = bf16_to_f32(out16[i]);
         // left: probabilities and output rounded to bf16 (relative 2^-9 each); |out| <= 2
         Diff d = compare_rows(out.data(), ref.data(), T, C);

@@ -47,7 +47,7 @@ PackedBatch pack(const Batch& b) {
 size_t BertWorkspace::bytes() const {
     return 4 * (x_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() + cls_.capacity() +
                 pool_.capacity()) +
-           2 * (x16_.capacity() + a16_.capacity());
+           2 * (x16_.capacity() + a16_.capacity() + q16_.capacity()) + 4 * kp_.capacity();
 }
 
 // ================================================================================================
@@ -338,6 +338,10 @@ struct Epilogue {
     int64_t ldt = 0, t0 = 0;
     float* out_h = nullptr;            // when set, for columns j < t0 (queries, values), in pieces of hd:
     int64_t hd = 0, hs = 0;            //   out_h[(j / hd) * hs + i * hd + j % hd] = out[i, j] + bias[j]
+    uint16_t* out_h16 = nullptr;       // when set, columns j < tq (the queries) go there instead, as bf16:
+    int64_t tq = 0;                    //   out_h16[(j / hd) * hs + i * hd + j % hd] = bf16(out[i, j] + bias[j])
+    uint32_t* out_kp = nullptr;        // when set, the keys go there instead of out_t, as bf16 pairs (j - t0 even):
+                                       //   out_kp[(j - t0) / 2 * ldt + i] = bf16(key j) | bf16(key j + 1) << 16
     bool gelu = false, gelu_tanh = false;
     uint16_t* out16 = nullptr;         // [M, ldo] bf16 copy of out, or nullptr
     const float* ln_w = nullptr;       // LayerNorm in the rows hook when set
@@ -351,6 +355,18 @@ struct Epilogue {
 // The block epilogue on block rows [i0, i1) x columns [j0, j1) of C, whose element (i, j) is at
 // c[(i - i0) * ldc + (j - j0)]: C itself (c = out + i0 * ldo + j0) or the GEMM's scratch block (block_scratch).
 void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (e.out_kp && j1 > e.t0) {  // keys as transposed bf16 pairs (block edges are even: nc and t0 are)
+        for (int64_t j = std::max(j0, e.t0); j < j1; j += 2) {
+            const float b0 = e.bias[j], b1 = e.bias[j + 1];
+            uint32_t* t = e.out_kp + (j - e.t0) / 2 * e.ldt;
+            const float* cj = c + (j - j0);
+            for (int64_t i = i0; i < i1; i++) {
+                const float* r = cj + (i - i0) * ldc;
+                t[i] = uint32_t(f32_to_bf16(r[0] + b0)) | uint32_t(f32_to_bf16(r[1] + b1)) << 16;
+            }
+        }
+        j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
+    }
     if (e.out_t && j1 > e.t0) {  // transposed copy: contiguous writes along i, reads from the cached block
         for (int64_t j = std::max(j0, e.t0); j < j1; j++) {
             const float b = e.bias[j];
@@ -363,13 +379,19 @@ void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_
     if (e.out_h) {  // queries and values: out + bias goes straight to the head-major copy (out is not needed)
         for (int64_t j = j0; j < j1;) {
             const int64_t h = j / e.hd, jn = std::min(j1, (h + 1) * e.hd), w = jn - j;  // the block's part of head h
-            float* dst = e.out_h + h * e.hs + (j - h * e.hd);
             const float* b = e.bias + j;
-            for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w floats
+            const int64_t o0 = h * e.hs + (j - h * e.hd);  // element (0, j) of the head-major copy
+            for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w elements
                 const float* src = c + (i - i0) * ldc + (j - j0);
-                float* o = dst + i * e.hd;
+                if (j < e.tq) {
+                    uint16_t* o = e.out_h16 + o0 + i * e.hd;
 #pragma omp simd
-                for (int64_t k = 0; k < w; k++) o[k] = src[k] + b[k];
+                    for (int64_t k = 0; k < w; k++) o[k] = f32_to_bf16(src[k] + b[k]);
+                } else {
+                    float* o = e.out_h + o0 + i * e.hd;
+#pragma omp simd
+                    for (int64_t k = 0; k < w; k++) o[k] = src[k] + b[k];
+                }
             }
             j = jn;
         }
@@ -459,12 +481,19 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     const bool bf16 = dtype_ == DType::bf16;
     const bool act16 =
         bf16 && !(!layers_.empty() && layers_[0].qkv.wp.wide && gemm_packed_usable(layers_[0].qkv.wp));
+    const bool att16 = act16 && attention_bf16_supported(d.D);  // bf16 attention (avx512_bf16, D % 32 == 0)
     grow(ws.x_, T * C);
     // kᵀ row stride: T rounded up to 16 floats, plus 16 when that is a multiple of 4 KiB. With a 4 KiB-multiple
     // stride (T = 1024, 4096, ...) the D rows of one key tile all fall in the same L1 set and evict each other
     // on every pass of the score loop (32 x 128 tokens: attention 14.6% of the forward before, see bench-bert).
-    const int64_t ldkt = (T + 15) / 16 * 16 + ((T + 15) / 16 * 16 % 1024 == 0 ? 16 : 0);
-    grow(ws.kt_, C * ldkt);
+    // (The bf16 attention's key pairs use the same stride; it reads up to 31 keys past a sequence's end: + 32.)
+    const int64_t ldkt = (T + 15) / 16 * 16 + ((T + 15) / 16 * 16 % 1024 == 0 ? 16 : 0) + (att16 ? 32 : 0);
+    if (att16) {
+        grow(ws.q16_, T * C);
+        grow(ws.kp_, C / 2 * ldkt);
+    } else {
+        grow(ws.kt_, C * ldkt);
+    }
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
     // f_: the head-major q | v of attention, then ffn_in's output (unless only its bf16 copy is kept)
@@ -507,11 +536,17 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.fn = &fn;
         e.out = nullptr, e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
         e.out_h = ws.f_.data(), e.hd = d.D, e.hs = T * d.D;
+        if (att16) {  // the bf16 attention's own layouts: q head-major bf16, k as transposed bf16 pairs
+            e.out_h16 = ws.q16_.data(), e.tq = C;
+            e.out_t = nullptr, e.out_kp = ws.kp_.data();
+        }
         // [T, 3C] = q | v | k, not stored: from its blocks, q and v head-major [2 NH, T, D] and kᵀ [C, T]
         linear(L.qkv, dtype_, x, x16, T, e);
         const float* qh = ws.f_.data();
-        const AttnInput ain{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
-        if (act16 && attention_bf16_supported(d.D)) {
+        AttnInput ain{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
+        if (att16) {
+            ain.q16 = ws.q16_.data(), ain.hsq16 = T * d.D;
+            ain.kp = ws.kp_.data(), ain.ldkp = ldkt;
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
         } else {
             attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);   // [T, C]

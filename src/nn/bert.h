@@ -94,6 +94,8 @@ class BertWorkspace {
     // (The qkv GEMM's own output is never stored: its epilogue makes the head-major q, v and kᵀ from scratch blocks.)
     std::vector<float> x_, kt_, ctx_, h_, f_, cls_, pool_;
     std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
+    std::vector<uint16_t> q16_;        // bf16 attention: queries, head-major [NH, T, D] (then kt_ is not used)
+    std::vector<uint32_t> kp_;         //   and keys as transposed bf16 pairs [C/2, ldkt] (bert_attention.h)
 };
 
 class BertEncoder {

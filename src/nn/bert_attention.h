@@ -38,6 +38,13 @@ namespace tg {
 // head are 128-byte pieces 1.5 KiB apart (4.5 KiB in the encoder's fused [T, 3C] output), one per 4 KiB
 // page, freshly written by the GEMM. (MiniLM-L6, 32 x 128 tokens, 2 threads: attention 69 -> 48 ms of a
 // ~450 ms forward, the epilogue's copy no dearer than its bias pass was; the same bits.)
+//
+// The bf16 attention can also take q and k already rounded to bf16 and laid out as it multiplies them (the bf16
+// encoder's qkv epilogue writes them so: half the bytes there, no conversion here). Then q and kt are not read:
+//   q16  head-major [NH, T, D] bf16: head h of row t at q16 + h*hsq16 + t*D;
+//   kp   key feature PAIRS, transposed: kp[(c/2)*ldkp + t] = bf16(k[t, c]) | bf16(k[t, c+1]) << 16 (c even),
+//        ldkp >= T + 31: the score loop reads keys in runs of 32, up to 31 past a sequence's end (those scores are
+//        never used, whatever the bits there, but the memory must be readable).
 struct AttnInput {
     const float* q;
     int64_t ldq;
@@ -46,6 +53,10 @@ struct AttnInput {
     const float* v;
     int64_t ldv;
     int64_t hsq = 0, hsv = 0;  // head strides in floats (0: D)
+    const uint16_t* q16 = nullptr;  // bf16 attention only: pre-rounded queries (see above), or nullptr
+    int64_t hsq16 = 0;
+    const uint32_t* kp = nullptr;   // bf16 attention only: pre-rounded key pairs (see above), or nullptr
+    int64_t ldkp = 0;
 };
 
 // out [T, C] (overwritten, row stride C), offsets [B+1] (offsets[0] = 0, offsets[B] = T, non-decreasing).

@@ -240,6 +240,58 @@ inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf1
     return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
 }
 
+// The two products of a block of RB query rows, each in a function of its own (noinline): inlined into the task,
+// GCC kept the softmax's constants in registers across them and spilled the operands of every vdpbf16ps to the stack.
+// S[r][j] = q_r · k_j over D2 pairs, 32 keys at a time (Qp: [RB][D2] pairs, Kp: [D2][Lp] pairs, S: [RB][Lp]).
+__attribute__((noinline)) void qk_rows(const uint32_t* __restrict Qp, const uint32_t* __restrict Kp, float* __restrict S,
+                                       int64_t Lp, int64_t D2) {
+    for (int64_t j = 0; j < Lp; j += 32) {
+        __m512 acc[RB][2];
+        for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < D2; p++) {
+            const __m512bh k0 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j);
+            const __m512bh k1 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j + 16);
+            for (int64_t r = 0; r < RB; r++) {
+                const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Qp[r * D2 + p]));
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, k0);
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, k1);
+            }
+        }
+        for (int64_t r = 0; r < RB; r++) {
+            _mm512_storeu_ps(S + r * Lp + j, acc[r][0]);
+            _mm512_storeu_ps(S + r * Lp + j + 16, acc[r][1]);
+        }
+    }
+}
+
+// out[r][d] = bf16(sum_q P pair q · Vp[q][d] * inv[r]) for the first nr rows, 32 features at a time
+// (Pp: [RB][Lp/2] pairs, Vp: [Lp/2][D] pairs; row r of out at out + r * ldo).
+__attribute__((noinline)) void pv_rows(const uint32_t* __restrict Pp, const uint32_t* __restrict Vp, const float* inv,
+                                       int64_t nr, int64_t Lp, int64_t D, uint16_t* __restrict out, int64_t ldo) {
+    for (int64_t d = 0; d < D; d += 32) {
+        __m512 acc[RB][2];
+        for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (int64_t q = 0; q < Lp / 2; q++) {
+            const __m512bh v0 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d);
+            const __m512bh v1 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d + 16);
+            for (int64_t r = 0; r < RB; r++) {
+                const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Pp[r * Lp / 2 + q]));
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, v0);
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, v1);
+            }
+        }
+        // (a constant trip count with the run-time stop inside: indexing acc by a run-time bound makes GCC keep
+        // the accumulators on the stack through the whole loop above)
+#pragma GCC unroll 8
+        for (int64_t r = 0; r < RB; r++) {
+            if (r >= nr) break;
+            const __m512 iv = _mm512_set1_ps(inv[r]);
+            const __m512bh o = _mm512_cvtne2ps_pbh(_mm512_mul_ps(acc[r][1], iv), _mm512_mul_ps(acc[r][0], iv));
+            _mm512_storeu_si512(out + r * ldo + d, (__m512i)o);
+        }
+    }
+}
+
 // One (sequence, head). D % 32 == 0. Lp = L rounded up to 32.
 void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_t s0, int64_t L, int64_t h,
                          int64_t NH, int64_t D, uint32_t* __restrict scratch) {
@@ -253,26 +305,46 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
 
     // The task's keys, values and queries were written by the qkv GEMM long before and come from L3: ask for
     // all of them at once (into L2), so that their latencies overlap instead of stalling each packing loop.
+    auto prefetch = [](const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); };
     const float* Kt = in.kt + h * D * in.ldk + s0;
     const float* V = in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
-    const float* Q = in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
-    for (int64_t d = 0; d < D; d++)
-        for (int64_t j = 0; j < L; j += 16) _mm_prefetch(reinterpret_cast<const char*>(Kt + d * in.ldk + j), _MM_HINT_T1);
+    const float* Q = in.q16 ? nullptr : in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
+    const uint16_t* Q16 = in.q16 ? in.q16 + h * in.hsq16 + s0 * D : nullptr;  // pre-rounded: row t at Q16 + t*D
+    const uint32_t* Kpre = in.kp ? in.kp + h * D2 * in.ldkp + s0 : nullptr;  // pre-rounded pairs: row p at + p*ldkp
+    if (Kpre)
+        for (int64_t p = 0; p < D2; p++)
+            for (int64_t j = 0; j < L; j += 16) prefetch(Kpre + p * in.ldkp + j);
+    else
+        for (int64_t d = 0; d < D; d++)
+            for (int64_t j = 0; j < L; j += 16) prefetch(Kt + d * in.ldk + j);
     for (int64_t t = 0; t < L; t++)
         for (int64_t d = 0; d < D; d += 16) {
-            _mm_prefetch(reinterpret_cast<const char*>(V + t * in.ldv + d), _MM_HINT_T1);
-            _mm_prefetch(reinterpret_cast<const char*>(Q + t * in.ldq + d), _MM_HINT_T1);
+            prefetch(V + t * in.ldv + d);
+            if (Q16) {
+                if (d % 32 == 0) prefetch(Q16 + t * D + d);
+            } else {
+                prefetch(Q + t * in.ldq + d);
+            }
         }
 
-    // pack keys: rows 2p, 2p+1 of kt (features) -> pairs, keys >= L zero
-    for (int64_t p = 0; p < D2; p++) {
-        const float* k0 = Kt + 2 * p * in.ldk;
-        const float* k1 = k0 + in.ldk;
-        for (int64_t j = 0; j < Lp; j += 16) {
-            const int64_t nj = L - j;
-            const __mmask16 m = nj >= 16 ? __mmask16(0xFFFF) : nj <= 0 ? __mmask16(0) : __mmask16((1u << nj) - 1);
-            _mm512_storeu_si512(Kp + p * Lp + j,
-                                bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + j), _mm512_maskz_loadu_ps(m, k1 + j)));
+    // keys as pairs, Kp[p * Lp + j] = (k[j][2p], k[j][2p+1]), in scratch (read by every block of queries: kept in L1):
+    // the pre-rounded ones copied (keys >= L: whatever follows them, never used), or packed here from rows 2p, 2p+1
+    // of kt (features), keys >= L zero
+    if (Kpre) {
+        for (int64_t p = 0; p < D2; p++)
+            for (int64_t j = 0; j < Lp; j += 16)
+                _mm512_storeu_si512(Kp + p * Lp + j, _mm512_loadu_si512(Kpre + p * in.ldkp + j));
+    } else {
+        for (int64_t p = 0; p < D2; p++) {
+            const float* k0 = Kt + 2 * p * in.ldk;
+            const float* k1 = k0 + in.ldk;
+            for (int64_t j = 0; j < Lp; j += 16) {
+                const int64_t nj = L - j;
+                const __mmask16 m =
+                    nj >= 16 ? __mmask16(0xFFFF) : nj <= 0 ? __mmask16(0) : __mmask16((1u << nj) - 1);
+                _mm512_storeu_si512(Kp + p * Lp + j,
+                                    bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + j), _mm512_maskz_loadu_ps(m, k1 + j)));
+            }
         }
     }
     // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero
@@ -289,29 +361,14 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
         const int64_t nr = L - i0 < RB ? L - i0 : RB;
         // queries -> bf16 pairs (rows past L: a copy of the last row, computed and dropped)
         for (int64_t r = 0; r < RB; r++) {
-            const float* q = Q + (i0 + (r < nr ? r : nr - 1)) * in.ldq;
+            const int64_t i = i0 + (r < nr ? r : nr - 1);
             for (int64_t d = 0; d < D; d += 32)
                 _mm512_storeu_si512(Qp + r * D2 + d / 2,
-                                    (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(q + d)));
+                                    Q16 ? _mm512_loadu_si512(Q16 + i * D + d)
+                                        : (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(Q + i * in.ldq + d + 16),
+                                                                       _mm512_loadu_ps(Q + i * in.ldq + d)));
         }
-        // S[r][j] = q_r · k_j, 32 keys at a time
-        for (int64_t j = 0; j < Lp; j += 32) {
-            __m512 acc[RB][2];
-            for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            for (int64_t p = 0; p < D2; p++) {
-                const __m512bh k0 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j);
-                const __m512bh k1 = (__m512bh)_mm512_loadu_si512(Kp + p * Lp + j + 16);
-                for (int64_t r = 0; r < RB; r++) {
-                    const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Qp[r * D2 + p]));
-                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, k0);
-                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, k1);
-                }
-            }
-            for (int64_t r = 0; r < RB; r++) {
-                _mm512_storeu_ps(S + r * Lp + j, acc[r][0]);
-                _mm512_storeu_ps(S + r * Lp + j + 16, acc[r][1]);
-            }
-        }
+        qk_rows(Qp, Kp, S, Lp, D2);
         // softmax numerators (f32), their sums, and the bf16 pairs for P·V (keys >= L weigh 0).
         // e^{scale (s - max)} = 2^{s sl2 - max sl2}: one fused multiply-subtract and exp2_nonpos (no clamp above
         // 0, no ln 2 split) in place of exp_fast. The max and the sum are kept as 16 lanes and folded once per row
@@ -339,25 +396,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
                 _mm512_storeu_si512(Pp + r * Lp / 2 + j / 2,
                                     (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + 16), _mm512_loadu_ps(s + j)));
         }
-        // out[r][d] = sum_q P pair q · Vp[q][d] / l, 32 features at a time
-        for (int64_t d = 0; d < D; d += 32) {
-            __m512 acc[RB][2];
-            for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            for (int64_t q = 0; q < Lp / 2; q++) {
-                const __m512bh v0 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d);
-                const __m512bh v1 = (__m512bh)_mm512_loadu_si512(Vp + q * D + d + 16);
-                for (int64_t r = 0; r < RB; r++) {
-                    const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Pp[r * Lp / 2 + q]));
-                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, v0);
-                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, v1);
-                }
-            }
-            for (int64_t r = 0; r < nr; r++) {
-                const __m512 iv = _mm512_set1_ps(inv[r]);
-                const __m512bh o = _mm512_cvtne2ps_pbh(_mm512_mul_ps(acc[r][1], iv), _mm512_mul_ps(acc[r][0], iv));
-                _mm512_storeu_si512(out16 + (s0 + i0 + r) * C + h * D + d, (__m512i)o);
-            }
-        }
+        pv_rows(Pp, Vp, inv, nr, Lp, D, out16 + (s0 + i0) * C + h * D, C);
     }
 }
 

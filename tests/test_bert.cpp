@@ -370,6 +370,26 @@ TEST_CASE("bert minilm (b): 64 en/zh sentences vs PyTorch float64, f32 and bf16"
                                          << d16p.min_cos);
     CHECK(d16.min_cos >= 0.999);
     CHECK(d16p.min_cos >= 0.999);
+
+    // The feed-forward block by row blocks (the default for large batches) or on all rows at once: the same bits,
+    // f32 and bf16, with blocks that are and are not a multiple of the GEMM's row panel, on 1 and 2 threads.
+    const int saved = num_threads();
+    for (BertEncoder* enc : {&bert, &bert16})
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            enc->set_ffn_rows(0);
+            BertWorkspace w0;
+            enc->forward(in, w0);
+            for (int64_t rows : {96, 37}) {
+                enc->set_ffn_rows(rows);
+                BertWorkspace w1;
+                enc->forward(in, w1);
+                INFO("dtype " << (enc == &bert ? "f32" : "bf16") << " threads " << threads << " rows " << rows);
+                CHECK(std::memcmp(w0.hidden(), w1.hidden(), size_t(in.T() * C) * 4) == 0);
+            }
+            enc->set_ffn_rows(-1);
+        }
+    set_num_threads(saved);
 }
 
 namespace {

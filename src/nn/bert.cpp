@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string_view>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "nn/bert_attention.h"
 #include "nn/bert_fused.h"
@@ -14,6 +18,7 @@
 #include "tensor/cpu_isa.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 #include "tensor/safetensors.h"
 
 namespace tg {
@@ -47,7 +52,8 @@ PackedBatch pack(const Batch& b) {
 size_t BertWorkspace::bytes() const {
     return 4 * (x_.capacity() + kt_.capacity() + ctx_.capacity() + h_.capacity() + f_.capacity() + cls_.capacity() +
                 pool_.capacity()) +
-           2 * (x16_.capacity() + a16_.capacity() + q16_.capacity()) + 4 * kp_.capacity();
+           2 * (x16_.capacity() + a16_.capacity() + q16_.capacity() + ffn_f16_.capacity()) +
+           4 * (kp_.capacity() + ffn_f_.capacity());
 }
 
 // ================================================================================================
@@ -496,11 +502,21 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     }
     grow(ws.ctx_, T * C);
     grow(ws.h_, T * C);
-    // f_: the head-major q | v of attention, then ffn_in's output (unless only its bf16 copy is kept)
-    grow(ws.f_, T * (act16 ? 2 * C : std::max(d.I, 2 * C)));
+    // The feed-forward block by row blocks (set_ffn_rows) or all at once.
+    const int64_t nt = num_threads();
+    const int64_t ffn_rows = ffn_rows_ > 0  ? ffn_rows_
+                             : ffn_rows_ == 0 ? 0
+                             : (T >= 8 * kFfnRows * nt ? kFfnRows : 0);
+    // f_: the head-major q | v of attention, then ffn_in's output (when the block runs on all rows at once and
+    // not only its bf16 copy is kept); ffn_f_ / ffn_f16_: one row block's intermediate per thread
+    grow(ws.f_, T * (act16 || ffn_rows ? 2 * C : std::max(d.I, 2 * C)));
+    if (ffn_rows) {
+        if (act16) grow(ws.ffn_f16_, nt * ffn_rows * d.I);
+        else grow(ws.ffn_f_, nt * ffn_rows * d.I);
+    }
     if (act16) {
         grow(ws.x16_, T * C);
-        grow(ws.a16_, T * std::max(C, d.I));
+        grow(ws.a16_, T * (ffn_rows ? C : std::max(C, d.I)));
     }
     if (layer_outputs) layer_outputs->clear();
     auto snapshot = [&] {
@@ -558,19 +574,44 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.out = nullptr, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
         e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
         linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
-        // f = gelu(x W1ᵀ + b1)   [T, I]  (with bf16 activation copies, only its bf16 copy a16 is made)
-        e = Epilogue{};
-        e.fn = &fn;
-        e.out = act16 ? nullptr : ws.f_.data(), e.ldo = d.I, e.bias = L.ffn_in.b, e.gelu = true;
-        e.gelu_tanh = d.gelu_tanh;
-        e.out16 = a16;
-        linear(L.ffn_in, dtype_, x, x16, T, e);
-        // x = LayerNorm(f W2ᵀ + b2 + x)
-        e = Epilogue{};
-        e.fn = &fn;
-        e.out = nullptr, e.ldo = C, e.bias = L.ffn_out.b, e.res = x;
-        e.ln_w = L.ln_ffn.w, e.ln_b = L.ln_ffn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
-        linear(L.ffn_out, dtype_, ws.f_.data(), a16, T, e);
+        // the feed-forward block, rows [r0, r0 + R) (f: R x I f32, f16: R x I bf16, whichever this mode uses):
+        //   f = gelu(x W1ᵀ + b1)          (with bf16 activation copies, only its bf16 copy f16 is made)
+        //   x = LayerNorm(f W2ᵀ + b2 + x)
+        auto ffn = [&](int64_t r0, int64_t R, float* f, uint16_t* f16) {
+            Epilogue e1;
+            e1.fn = &fn;
+            e1.out = act16 ? nullptr : f, e1.ldo = d.I, e1.bias = L.ffn_in.b, e1.gelu = true;
+            e1.gelu_tanh = d.gelu_tanh, e1.out16 = f16;
+            linear(L.ffn_in, dtype_, x + r0 * C, x16 ? x16 + r0 * C : nullptr, R, e1);
+            Epilogue e2;
+            e2.fn = &fn;
+            e2.out = nullptr, e2.ldo = C, e2.bias = L.ffn_out.b, e2.res = x + r0 * C;
+            e2.ln_w = L.ln_ffn.w, e2.ln_b = L.ln_ffn.b, e2.ln_eps = d.ln_eps, e2.ln_out = x + r0 * C;
+            e2.ln16 = x16 ? x16 + r0 * C : nullptr;
+            linear(L.ffn_out, dtype_, f, f16, R, e2);
+        };
+        if (ffn_rows == 0) {
+            ffn(0, T, ws.f_.data(), a16);
+        } else {  // each thread one row block at a time, its intermediate in its own slice of ffn_f_ / ffn_f16_
+            const int64_t nblocks = (T + ffn_rows - 1) / ffn_rows;
+            std::exception_ptr err;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(int(nt))
+            for (int64_t blk = 0; blk < nblocks; blk++) {
+                try {
+                    int tid = 0;
+#ifdef _OPENMP
+                    tid = omp_get_thread_num();
+#endif
+                    const int64_t r0 = blk * ffn_rows, R = std::min(ffn_rows, T - r0);
+                    ffn(r0, R, act16 ? nullptr : ws.ffn_f_.data() + tid * ffn_rows * d.I,
+                        act16 ? ws.ffn_f16_.data() + tid * ffn_rows * d.I : nullptr);
+                } catch (...) {
+#pragma omp critical(tg_bert_ffn_error)
+                    if (!err) err = std::current_exception();
+                }
+            }
+            if (err) std::rethrow_exception(err);
+        }
         snapshot();
     }
 

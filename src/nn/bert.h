@@ -94,6 +94,8 @@ class BertWorkspace {
     // (The qkv GEMM's own output is never stored: its epilogue makes the head-major q, v and kᵀ from scratch blocks.)
     std::vector<float> x_, kt_, ctx_, h_, f_, cls_, pool_;
     std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
+    std::vector<float> ffn_f_;         // feed-forward by row blocks: one block's [rows, I] per thread (f32)
+    std::vector<uint16_t> ffn_f16_;    //   or its bf16 copy (bf16 activations)
     std::vector<uint16_t> q16_;        // bf16 attention: queries, head-major [NH, T, D] (then kt_ is not used)
     std::vector<uint32_t> kp_;         //   and keys as transposed bf16 pairs [C/2, ldkt] (bert_attention.h)
 };
@@ -119,6 +121,14 @@ class BertEncoder {
     // after every layer.
     void forward(const PackedBatch& in, BertWorkspace& ws, bool want_pooler = true,
                  std::vector<std::vector<float>>* layer_outputs = nullptr) const;
+
+    // The feed-forward block (ffn_in, GELU, ffn_out, LayerNorm) runs row block by row block, each thread taking
+    // blocks of this many tokens through both GEMMs, so that the [rows, I] intermediate stays in L2 instead of a
+    // [T, I] one going out to memory and back. -1 (the default): kFfnRows when the batch has at least 8 such blocks
+    // per thread's share, else all T rows at once (the GEMMs then split their columns among the threads); 0: always
+    // all at once; > 0: blocks of that many rows whatever T (tests). The results are the same bits either way.
+    static constexpr int64_t kFfnRows = 96;
+    void set_ffn_rows(int64_t rows) { ffn_rows_ = rows; }
 
     // The name map, for documentation and error messages: HuggingFace name (layer index as {l}) -> our module.
     struct NameMapEntry {
@@ -162,6 +172,7 @@ class BertEncoder {
     Norm ln_emb_;
     std::vector<Layer> layers_;
     Linear pooler_;                 // [C, C]
+    int64_t ffn_rows_ = -1;         // set_ffn_rows
 };
 
 }  // namespace tg

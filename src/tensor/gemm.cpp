@@ -276,6 +276,9 @@ void gemm_driver(const Kernel<Ukr>& kn, bool tA, bool tB, int64_t M, int64_t N, 
     // thread computes an item does not change a single bit of the result.
     const int64_t row_blocks = (M + mc - 1) / mc;
     int nt = nthreads;
+#ifdef _OPENMP
+    if (omp_in_parallel()) nt = 1;  // called from a parallel region (one GEMM per thread): no nested team
+#endif
     if (double(M) * double(N) * double(K) < 64.0 * 64.0 * 64.0) nt = 1;  // not worth a second thread
     // (one thread: no column groups, so A is packed once)
     const int64_t col_groups =

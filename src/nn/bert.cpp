@@ -568,16 +568,17 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
             attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);   // [T, C]
             if (act16) fn.cast_bf16(a16, ws.ctx_.data(), T * C);
         }
-        // x = LayerNorm(a Woᵀ + bo + x)
-        e = Epilogue{};
-        e.fn = &fn;
-        e.out = nullptr, e.ldo = C, e.bias = L.attn_out.b, e.res = x;
-        e.ln_w = L.ln_attn.w, e.ln_b = L.ln_attn.b, e.ln_eps = d.ln_eps, e.ln_out = x, e.ln16 = x16;
-        linear(L.attn_out, dtype_, ws.ctx_.data(), a16, T, e);
-        // the feed-forward block, rows [r0, r0 + R) (f: R x I f32, f16: R x I bf16, whichever this mode uses):
-        //   f = gelu(x W1ᵀ + b1)          (with bf16 activation copies, only its bf16 copy f16 is made)
+        // the rest of the layer on rows [r0, r0 + R) (f: R x I f32, f16: R x I bf16, whichever this mode uses):
+        //   x = LayerNorm(a Woᵀ + bo + x)   (a: the attention's output, ctx or its bf16 copy a16)
+        //   f = gelu(x W1ᵀ + b1)            (with bf16 activation copies, only its bf16 copy f16 is made)
         //   x = LayerNorm(f W2ᵀ + b2 + x)
         auto ffn = [&](int64_t r0, int64_t R, float* f, uint16_t* f16) {
+            Epilogue e0;
+            e0.fn = &fn;
+            e0.out = nullptr, e0.ldo = C, e0.bias = L.attn_out.b, e0.res = x + r0 * C;
+            e0.ln_w = L.ln_attn.w, e0.ln_b = L.ln_attn.b, e0.ln_eps = d.ln_eps, e0.ln_out = x + r0 * C;
+            e0.ln16 = x16 ? x16 + r0 * C : nullptr;
+            linear(L.attn_out, dtype_, ws.ctx_.data() + r0 * C, a16 ? a16 + r0 * C : nullptr, R, e0);
             Epilogue e1;
             e1.fn = &fn;
             e1.out = act16 ? nullptr : f, e1.ldo = d.I, e1.bias = L.ffn_in.b, e1.gelu = true;

@@ -122,9 +122,9 @@ class BertEncoder {
     void forward(const PackedBatch& in, BertWorkspace& ws, bool want_pooler = true,
                  std::vector<std::vector<float>>* layer_outputs = nullptr) const;
 
-    // The feed-forward block (ffn_in, GELU, ffn_out, LayerNorm) runs row block by row block, each thread taking
-    // blocks of this many tokens through both GEMMs, so that the [rows, I] intermediate stays in L2 instead of a
-    // [T, I] one going out to memory and back. -1 (the default): kFfnRows when the batch has at least 8 such blocks
+    // The rest of each layer after the attention (output projection and LayerNorm, ffn_in, GELU, ffn_out,
+    // LayerNorm) runs row block by row block, each thread taking blocks of this many tokens through all three GEMMs,
+    // so that the [rows, I] intermediate stays in L2 instead of a [T, I] one going out to memory and back. -1 (the default): kFfnRows when the batch has at least 8 such blocks
     // per thread's share, else all T rows at once (the GEMMs then split their columns among the threads); 0: always
     // all at once; > 0: blocks of that many rows whatever T (tests). The results are the same bits either way.
     static constexpr int64_t kFfnRows = 96;

@@ -17,6 +17,7 @@
 
 #include "nn/bert.h"
 #include "nn/bert_attention.h"
+#include "nn/bert_fused.h"
 #include "nn/pooling.h"
 #include "nn/tokenizer.h"
 #include "tensor/common.h"
@@ -204,6 +205,43 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
         INFO("D=" << D << " max_abs " << d.max_abs << " min_cos " << d.min_cos);
         CHECK(d.max_abs < 0.03);
         CHECK(d.min_cos > 0.9995);
+    }
+}
+
+TEST_CASE("bert fused epilogue: bias + GELU (erf) and its bf16 copy against double precision, every ISA") {
+    // x from -8 to 8 (the erf approximation clamps at |x / sqrt 2| = 4) plus a residual; n not a multiple of 16
+    const int64_t n = 1000;
+    std::vector<float> c0(static_cast<size_t>(n)), bias(static_cast<size_t>(n)), res(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; j++) {
+        c0[size_t(j)] = -8.f + 16.f * float(j) / float(n - 1);
+        bias[size_t(j)] = 0.01f * float(j % 7) - 0.03f;
+        res[size_t(j)] = 0.002f * float(j % 5);
+    }
+    struct Table {
+        const char* name;
+        const detail::BertFusedFns& fn;
+        bool usable;
+    };
+    for (const Table& t : {Table{"base", detail::bert_fused_base(), true},
+                           Table{"avx2", detail::bert_fused_avx2(), cpu_isa_max() >= Isa::avx2},
+                           Table{"avx512", detail::bert_fused_avx512(), cpu_isa_max() >= Isa::avx512}}) {
+        if (!t.usable) continue;
+        for (bool with_res : {false, true}) {
+            std::vector<float> c = c0;
+            std::vector<uint16_t> c16(size_t(n) + 1, 0xABCD);  // one past the end: must stay
+            t.fn.bias_act(c.data(), bias.data(), with_res ? res.data() : nullptr, 1, c16.data(), n);
+            double worst = 0;
+            for (int64_t j = 0; j < n; j++) {
+                const double x = double(c0[size_t(j)]) + double(bias[size_t(j)]) + (with_res ? double(res[size_t(j)]) : 0);
+                const double want = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+                // f32 itself: 1 + erf cancels for x < 0, erf is 1 to f32 precision for |x| > 5.7 (clamped)
+                worst = std::max(worst, std::fabs(double(c[size_t(j)]) - want) / std::max(1.0, std::fabs(x)));
+                CHECK(c16[size_t(j)] == f32_to_bf16(c[size_t(j)]));  // the copy is the result, rounded to nearest even
+            }
+            INFO(std::string(t.name) << " res " << with_res << ": worst error / max(1, |x|) " << worst);
+            CHECK(worst < 2e-6);
+            CHECK(c16[size_t(n)] == 0xABCD);
+        }
     }
 }
 

@@ -362,16 +362,10 @@ struct Epilogue {
 // c[(i - i0) * ldc + (j - j0)]: C itself (c = out + i0 * ldo + j0) or the GEMM's scratch block (block_scratch).
 void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (e.out_kp && j1 > e.t0) {  // keys as transposed bf16 pairs (block edges are even: nc and t0 are)
-        for (int64_t j = std::max(j0, e.t0); j < j1; j += 2) {
-            const float b0 = e.bias[j], b1 = e.bias[j + 1];
-            uint32_t* t = e.out_kp + (j - e.t0) / 2 * e.ldt;
-            const float* cj = c + (j - j0);
-            for (int64_t i = i0; i < i1; i++) {
-                const float* r = cj + (i - i0) * ldc;
-                t[i] = uint32_t(f32_to_bf16(r[0] + b0)) | uint32_t(f32_to_bf16(r[1] + b1)) << 16;
-            }
-        }
-        j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
+        const int64_t jk = std::max(j0, e.t0);
+        detail::keys_to_bf16_pairs_avx512(e.out_kp + (jk - e.t0) / 2 * e.ldt + i0, e.ldt, c + (jk - j0), ldc,
+                                          e.bias + jk, i1 - i0, j1 - jk);
+        j1 = jk;  // what is left of the block is before the keys
     }
     if (e.out_t && j1 > e.t0) {  // transposed copy: contiguous writes along i, reads from the cached block
         for (int64_t j = std::max(j0, e.t0); j < j1; j++) {
@@ -387,13 +381,11 @@ void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_
             const int64_t h = j / e.hd, jn = std::min(j1, (h + 1) * e.hd), w = jn - j;  // the block's part of head h
             const float* b = e.bias + j;
             const int64_t o0 = h * e.hs + (j - h * e.hd);  // element (0, j) of the head-major copy
-            for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w elements
-                const float* src = c + (i - i0) * ldc + (j - j0);
-                if (j < e.tq) {
-                    uint16_t* o = e.out_h16 + o0 + i * e.hd;
-#pragma omp simd
-                    for (int64_t k = 0; k < w; k++) o[k] = f32_to_bf16(src[k] + b[k]);
-                } else {
+            if (j < e.tq) {  // (bf16: only with the bf16 attention, on avx512_bf16)
+                detail::rows_to_bf16_avx512(e.out_h16 + o0 + i0 * e.hd, e.hd, c + (j - j0), ldc, b, i1 - i0, w);
+            } else {
+                for (int64_t i = i0; i < i1; i++) {  // reads from the block still in cache, writes runs of w floats
+                    const float* src = c + (i - i0) * ldc + (j - j0);
                     float* o = e.out_h + o0 + i * e.hd;
 #pragma omp simd
                     for (int64_t k = 0; k < w; k++) o[k] = src[k] + b[k];

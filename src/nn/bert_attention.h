@@ -92,6 +92,14 @@ inline int64_t attn_bf16_scratch_floats(int64_t D, int64_t L) {
     const int64_t Lp = (L + 31) / 32 * 32;
     return D / 2 * Lp + Lp / 2 * D + 8 * Lp + 8 * Lp / 2 + 8 * D / 2;  // Kp, Vp, S, Pp, Qp
 }
+// The bf16 encoder's qkv epilogue for the keys (avx512_bf16 only): for rows i < rows and even columns j < ncols,
+//     kp[(j / 2) * ldkp + i] = bf16(c[i * ldc + j] + bias[j]) | bf16(c[i * ldc + j + 1] + bias[j + 1]) << 16
+// (the key-pair layout of AttnInput::kp), 16 rows x 16 pairs at a time through a register transpose.
+void keys_to_bf16_pairs_avx512(uint32_t* kp, int64_t ldkp, const float* c, int64_t ldc, const float* bias,
+                               int64_t rows, int64_t ncols);
+// ... and for the queries: dst[i * ldd + j] = bf16(c[i * ldc + j] + bias[j]) for i < rows, j < n.
+void rows_to_bf16_avx512(uint16_t* dst, int64_t ldd, const float* c, int64_t ldc, const float* bias, int64_t rows,
+                         int64_t n);
 }  // namespace detail
 
 }  // namespace tg

@@ -12,6 +12,8 @@
 #include "tensor/math_poly.h"
 #ifdef TG_ATTN_BF16
 #include <immintrin.h>
+
+#include "tensor/simd.h"
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -401,6 +403,50 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
 }
 
 }  // namespace
+
+void keys_to_bf16_pairs_avx512(uint32_t* kp, int64_t ldkp, const float* c, int64_t ldc, const float* bias,
+                               int64_t rows, int64_t ncols) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+        const int64_t nr = rows - i0 < 16 ? rows - i0 : 16;
+        const __mmask16 rmask = nr == 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
+        for (int64_t j0 = 0; j0 < ncols; j0 += 32) {
+            const int64_t nc = ncols - j0 < 32 ? ncols - j0 : 32;  // even
+            const __mmask16 m0 = nc >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nc) - 1);
+            const __mmask16 m1 = nc >= 32 ? __mmask16(0xFFFF) : nc <= 16 ? __mmask16(0) : __mmask16((1u << (nc - 16)) - 1);
+            const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + j0), b1 = _mm512_maskz_loadu_ps(m1, bias + j0 + 16);
+            __m512 r[16];  // row i: its 16 pairs of columns j0 .. j0 + 31, as bf16 in natural order (= uint32 pairs)
+            for (int64_t i = 0; i < 16; i++) {
+                if (i >= nr) {
+                    r[i] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float* ci = c + (i0 + i) * ldc + j0;
+                const __m512 lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), b0);
+                const __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), b1);
+                r[i] = (__m512)_mm512_cvtne2ps_pbh(hi, lo);
+            }
+            simd::transpose16x16(r);  // r[p] = pair p of the 16 rows
+            for (int64_t p = 0; p < nc / 2; p++) _mm512_mask_storeu_ps(kp + (j0 / 2 + p) * ldkp + i0, rmask, r[p]);
+        }
+    }
+}
+
+void rows_to_bf16_avx512(uint16_t* dst, int64_t ldd, const float* c, int64_t ldc, const float* bias, int64_t rows,
+                         int64_t n) {
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int64_t nc = n - j0 < 32 ? n - j0 : 32;
+        const __mmask16 m0 = nc >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nc) - 1);
+        const __mmask16 m1 = nc >= 32 ? __mmask16(0xFFFF) : nc <= 16 ? __mmask16(0) : __mmask16((1u << (nc - 16)) - 1);
+        const __mmask32 m = nc >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << nc) - 1);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + j0), b1 = _mm512_maskz_loadu_ps(m1, bias + j0 + 16);
+        for (int64_t i = 0; i < rows; i++) {
+            const float* ci = c + i * ldc + j0;
+            const __m512 lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), b0);
+            const __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), b1);
+            _mm512_mask_storeu_epi16(dst + i * ldd + j0, m, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    }
+}
 
 void attention_bf16_avx512(uint16_t* out16, const AttnInput& in, const AttnTask* tasks, int64_t ntasks, int64_t NH,
                            int64_t D, float* scratch, int64_t scratch_per_thread) {

@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "tensor/gemm_kernels.h"
+#include "tensor/simd.h"
 
 namespace tg::gemm_detail {
 
@@ -156,32 +157,9 @@ static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* 
 //     dst[k][w] = src[w*ld + k]        for w < W (micro-panel width), k < kc
 // i.e. transposing a W x kc strip. One element at a time that is a strided store per element and
 // cost ~11% of a 4096x384x384 GEMM (now ~6%); here we load 16 rows x 16 consecutive k (one zmm each), transpose
-// the 16x16 block in registers (4 rounds of shuffles) and store each k as one masked row of W
+// the 16x16 block in registers (simd::transpose16x16) and store each k as one masked row of W
 // lanes. Works on 32-bit elements, so the same code packs f32 and bf16 pairs (two bf16 adjacent in
 // k are one 32-bit element, exactly the pair layout vdpbf16ps wants).
-static inline void transpose16x16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {  // interleave 32-bit lanes of row pairs
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {  // then 64-bit pairs within 128-bit lanes
-        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int h = 0; h < 2; h++)  // then 128-bit blocks, twice
-        for (int i = 0; i < 4; i++) {
-            t[8 * h + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0x88);
-            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0xDD);
-        }
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
-    }
-}
-
 void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int64_t kn, int64_t kc, int W,
                           void* dst_) {
     uint32_t* dst = static_cast<uint32_t*>(dst_);
@@ -198,7 +176,7 @@ void pack_gather32_avx512(const void* src, int64_t ld_bytes, int64_t width, int6
                 for (int i = 0; i < 16; i++)
                     r[i] = i < rows && i < g ? _mm512_maskz_loadu_ps(load_mask, s + (w0 + g0 + i) * ld_bytes + k * 4)
                                              : _mm512_setzero_ps();
-                transpose16x16(r);
+                simd::transpose16x16(r);
                 const int64_t kend = kc - k < 16 ? kc - k : 16;
                 for (int j = 0; j < kend; j++) _mm512_mask_storeu_ps(dst + (k + j) * W + g0, store_mask, r[j]);
             }

@@ -70,6 +70,32 @@ struct F64x8 {  // 8 doubles in a zmm register
     static reg sub(reg a, reg b) { return _mm512_sub_pd(a, b); }
     static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
 };
+
+// 16 x 16 transpose of 32-bit lanes in registers: r[i] lane j  <->  r[j] lane i. Four rounds: interleave the
+// lanes of row pairs, then 64-bit pairs within 128-bit lanes, then 128-bit blocks, twice. (Packing a strided GEMM
+// operand, turning rows of key pairs into the attention's key-major layout.)
+inline void transpose16x16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {  // interleave 32-bit lanes of row pairs
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {  // then 64-bit pairs within 128-bit lanes
+        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int h = 0; h < 2; h++)  // then 128-bit blocks, twice
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+    }
+}
 #endif
 
 }  // namespace

@@ -564,7 +564,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         //   x = LayerNorm(a Woᵀ + bo + x)   (a: the attention's output, ctx or its bf16 copy a16)
         //   f = gelu(x W1ᵀ + b1)            (with bf16 activation copies, only its bf16 copy f16 is made)
         //   x = LayerNorm(f W2ᵀ + b2 + x)
-        auto ffn = [&](int64_t r0, int64_t R, float* f, uint16_t* f16) {
+        auto post_attention = [&](int64_t r0, int64_t R, float* f, uint16_t* f16) {
             Epilogue e0;
             e0.fn = &fn;
             e0.out = nullptr, e0.ldo = C, e0.bias = L.attn_out.b, e0.res = x + r0 * C;
@@ -584,7 +584,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
             linear(L.ffn_out, dtype_, f, f16, R, e2);
         };
         if (ffn_rows == 0) {
-            ffn(0, T, ws.f_.data(), a16);
+            post_attention(0, T, ws.f_.data(), a16);
         } else {  // each thread one row block at a time, its intermediate in its own slice of ffn_f_ / ffn_f16_
             const int64_t nblocks = (T + ffn_rows - 1) / ffn_rows;
             std::exception_ptr err;
@@ -596,7 +596,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
                     tid = omp_get_thread_num();
 #endif
                     const int64_t r0 = blk * ffn_rows, R = std::min(ffn_rows, T - r0);
-                    ffn(r0, R, act16 ? nullptr : ws.ffn_f_.data() + tid * ffn_rows * d.I,
+                    post_attention(r0, R, act16 ? nullptr : ws.ffn_f_.data() + tid * ffn_rows * d.I,
                         act16 ? ws.ffn_f16_.data() + tid * ffn_rows * d.I : nullptr);
                 } catch (...) {
 #pragma omp critical(tg_bert_ffn_error)

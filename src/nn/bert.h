@@ -7,7 +7,7 @@
 //   x = LayerNorm(word_emb[id] + pos_emb[position] + type_emb[token_type])                  [T, C]
 //   for each of the L layers:
 //     qkv = x Wqkvᵀ + bqkv    (query, value and key rows, in that order, fused into one [3C, C] matrix) [T, 3C]
-//     kt  = (x Wkᵀ + bk)ᵀ     (its key columns, also stored transposed for attention by the epilogue)  [C, T]
+//     kt  = (x Wkᵀ + bk)ᵀ     (its key columns, stored transposed for attention by the epilogue)       [C, T]
 //     a   = attention(q, k, v) per sequence, head (bert_attention.h: tiled, online softmax)      [T, C]
 //     x   = LayerNorm(a Woᵀ + bo + x)             (BertSelfOutput)                              [T, C]
 //     f   = gelu(x W1ᵀ + b1)                      (BertIntermediate)                            [T, I]
@@ -33,7 +33,12 @@
 // Without AVX-512 the bf16 weights are widened to f32 when packed. Biases, residuals, GELU and LayerNorm are f32.
 //
 // Fused epilogues: bias, residual, GELU, LayerNorm and the bf16 casts run in the GEMMs' hooks (tensor/gemm.h
-// GemmHooks) on blocks of the output that are still in cache, instead of separate passes over memory.
+// GemmHooks) on blocks of the output that are still in cache, instead of separate passes over memory. Outputs that
+// only an epilogue reads (qkv's [T, 3C]: q, v and kᵀ are made from it; the pre-LayerNorm sums; ffn_in's f32
+// output when only its bf16 copy is used) are never stored: the GEMM hands them over in per-thread scratch blocks.
+// In large batches everything after attention runs kFfnRows tokens at a time per thread (set_ffn_rows), so that
+// f [rows, I] stays in L2 too. With the bf16 attention the qkv epilogue writes q (head-major) and k (transposed
+// feature pairs) directly in bf16, the layouts the attention multiplies (bert_attention.h AttnInput::q16, kp).
 //
 // Memory: the linear layers' weights are packed once at load into the GEMM's panel layout (GemmPackedB: one
 // f32 or bf16 copy each, what the products read); embeddings, LayerNorm and biases are used in place from the

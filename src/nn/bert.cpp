@@ -565,6 +565,10 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         //   f = gelu(x W1ᵀ + b1)            (with bf16 activation copies, only its bf16 copy f16 is made)
         //   x = LayerNorm(f W2ᵀ + b2 + x)
         auto post_attention = [&](int64_t r0, int64_t R, float* f, uint16_t* f16) {
+            // A row block's residual rows were last touched a layer ago and come from L3 or memory; the output
+            // projection's LayerNorm reads them first, after the GEMM: ask for them now, into L2.
+            if (ffn_rows)
+                for (int64_t k = 0; k < R * C; k += 16) __builtin_prefetch(x + r0 * C + k, 0, 2);
             Epilogue e0;
             e0.fn = &fn;
             e0.out = nullptr, e0.ldo = C, e0.bias = L.attn_out.b, e0.res = x + r0 * C;

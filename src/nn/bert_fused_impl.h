@@ -70,17 +70,12 @@ void bias_act_loop(float* __restrict c, const float* __restrict bias, const floa
 
 #ifdef __AVX512F__
 // The erf GELU on AVX-512, where it is the ffn_in epilogue of every forward (7 of ~260 ms of a bf16 32 x 128 one
-// with the loop above). The same rational erf as erf_fast, except that p / q is p times the reciprocal of q from
+// with the loop above). The same rational erf as erf_fast (its coefficients kErfP / kErfQ), except that p / q is p times the reciprocal of q from
 // vrcp14ps and one Newton step, r (2 - q r): relative error ~1e-7 (about 1 ulp; erf_fast itself is within 5e-7),
 // where vdivps has a throughput of one per several cycles.
 template <>
 void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const float* __restrict res,
                       uint16_t* __restrict c16, int64_t n) {
-    static constexpr float P[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
-                                   -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
-                                   -1.60960333262415e-02f};
-    static constexpr float Q[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
-                                   -7.37332916720468e-03f, -1.42647390514189e-02f};
     const __m512 lo = _mm512_set1_ps(-4.0f), hi = _mm512_set1_ps(4.0f), half = _mm512_set1_ps(0.5f),
                  two = _mm512_set1_ps(2.0f), rs2 = _mm512_set1_ps(0.7071067811865476f);
     const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
@@ -90,11 +85,11 @@ void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const f
         if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
         const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
         const __m512 u2 = _mm512_mul_ps(u, u);
-        __m512 p = _mm512_set1_ps(P[0]);
-        for (int k = 1; k < 7; k++) p = _mm512_fmadd_ps(p, u2, _mm512_set1_ps(P[k]));
+        __m512 p = _mm512_set1_ps(kErfP[0]);
+        for (int k = 1; k < 7; k++) p = _mm512_fmadd_ps(p, u2, _mm512_set1_ps(kErfP[k]));
         p = _mm512_mul_ps(p, u);
-        __m512 q = _mm512_set1_ps(Q[0]);
-        for (int k = 1; k < 5; k++) q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(Q[k]));
+        __m512 q = _mm512_set1_ps(kErfQ[0]);
+        for (int k = 1; k < 5; k++) q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(kErfQ[k]));
         __m512 r = _mm512_rcp14_ps(q);
         r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, two));
         const __m512 hx = _mm512_mul_ps(half, x);

@@ -50,18 +50,21 @@ inline float exp_fast(float x) {
 // |r| <= 1/2, 2^r = 1 + r P(r) (degree-6 polynomial, max relative error 1e-7 in float), 2^n built in the
 // exponent bits. No upper clamp is needed for x <= 0; below -126 the result is 2^-126 (~1e-38) instead
 // of 0 (harmless in a sum that holds a 1). Fewer operations than exp_fast: no ln2 split, one clamp.
+// Its polynomial, highest degree first (also used by the AVX-512 intrinsic version in nn/bert_attention_impl.h).
+constexpr float kExp2Poly[7] = {1.535336188319500e-4f, 1.339887440266574e-3f, 9.618437357674640e-3f,
+                                5.550332471162809e-2f, 2.402264791363012e-1f, 6.931472028550421e-1f, 1.0f};
 inline float exp2_nonpos(float x) {
     x = fmax_(x, -126.0f);
     const float t = x + 12582912.0f;  // round to nearest by the 1.5*2^23 trick
     const float n = t - 12582912.0f;
     const float r = x - n;
-    float p = 1.535336188319500e-4f;
-    p = p * r + 1.339887440266574e-3f;
-    p = p * r + 9.618437357674640e-3f;
-    p = p * r + 5.550332471162809e-2f;
-    p = p * r + 2.402264791363012e-1f;
-    p = p * r + 6.931472028550421e-1f;
-    p = p * r + 1.0f;
+    float p = kExp2Poly[0];
+    p = p * r + kExp2Poly[1];
+    p = p * r + kExp2Poly[2];
+    p = p * r + kExp2Poly[3];
+    p = p * r + kExp2Poly[4];
+    p = p * r + kExp2Poly[5];
+    p = p * r + kExp2Poly[6];
     const int32_t e = (int32_t(n) + 127) << 23;
     float scale;
     std::memcpy(&scale, &e, 4);
@@ -93,22 +96,29 @@ inline float tanh_fast(float x) {
 
 // erf(x): odd/even rational approximation on [-4, 4] (the one in Eigen/XLA), |error| < 5e-7; erf(±4) = ±1
 // to f32 precision so clamping is exact enough.
+// Numerator (odd: times x) and denominator, in x², highest degree first (also used by the AVX-512 GELU of
+// nn/bert_fused_impl.h).
+constexpr float kErfP[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
+                            -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
+                            -1.60960333262415e-02f};
+constexpr float kErfQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
+                            -7.37332916720468e-03f, -1.42647390514189e-02f};
 inline float erf_fast(float x) {
     x = fmin_(fmax_(x, -4.0f), 4.0f);
     const float x2 = x * x;
-    float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 - 2.10102402082508e-06f;
-    p = p * x2 - 5.69250639462346e-05f;
-    p = p * x2 - 7.34990630326855e-04f;
-    p = p * x2 - 2.95459980854025e-03f;
-    p = p * x2 - 1.60960333262415e-02f;
+    float p = kErfP[0];
+    p = p * x2 + kErfP[1];
+    p = p * x2 + kErfP[2];
+    p = p * x2 + kErfP[3];
+    p = p * x2 + kErfP[4];
+    p = p * x2 + kErfP[5];
+    p = p * x2 + kErfP[6];
     p = p * x;
-    float q = -1.45660718464996e-05f;
-    q = q * x2 - 2.13374055278905e-04f;
-    q = q * x2 - 1.68282697438203e-03f;
-    q = q * x2 - 7.37332916720468e-03f;
-    q = q * x2 - 1.42647390514189e-02f;
+    float q = kErfQ[0];
+    q = q * x2 + kErfQ[1];
+    q = q * x2 + kErfQ[2];
+    q = q * x2 + kErfQ[3];
+    q = q * x2 + kErfQ[4];
     return p / q;
 }
 

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "tensor/common.h"
@@ -218,6 +219,46 @@ TEST_CASE("gemm results are bit-identical for 1 and 2 threads") {
             INFO("isa=", isa_name(isa), " tB=", tB);
             CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
             CHECK(std::memcmp(h1.data(), h2.data(), h1.size() * 4) == 0);
+        }
+    }
+}
+
+TEST_CASE("gemm: a row's bits do not depend on the row panel it falls in (edge panels of 1..MR rows)") {
+    // The micro-kernels have versions for edge panels (AVX-512: m <= 8 and m <= 4 rows computed instead of 12);
+    // each must run row r's FMA chain exactly as a full panel does. Rows [r0, r0 + m) multiplied on their own
+    // (one panel of m rows) must give the bits they get inside a product of 36 rows (full panels on every ISA).
+    // Random floats: a different order of the products would show in the last bits.
+    Restore restore;
+    const int64_t M = 36, N = 70, K = 300, r0 = 12;
+    const auto A = test::rand_vec(size_t(M * K), 31), B = test::rand_vec(size_t(N * K), 32);  // B: [N, K]
+    const auto A16 = to_bf16(A), B16 = to_bf16(B);
+    for (Isa isa : isas()) {
+        set_cpu_isa(isa);
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            for (int kind = 0; kind < 4; kind++) {  // f32, bf16, f32 x packed f32 B, f32 x packed bf16 B (any layout)
+                auto run = [&](int64_t i0, int64_t m, float* C) {
+                    if (kind == 0) gemm_f32(false, true, m, N, K, 1.f, A.data() + i0 * K, K, B.data(), K, 0.f, C, N);
+                    if (kind == 1)
+                        gemm_bf16(false, true, m, N, K, 1.f, A16.data() + i0 * K, K, B16.data(), K, 0.f, C, N);
+                    if (kind == 2)
+                        gemm_f32_packed(false, m, N, K, 1.f, A.data() + i0 * K, K,
+                                        gemm_pack_b_f32(true, N, K, B.data(), K), 0.f, C, N);
+                    if (kind == 3) {
+                        const GemmPackedB pb = gemm_pack_b_bf16(true, N, K, B16.data(), K);
+                        if (pb.wide) gemm_f32_packed(false, m, N, K, 1.f, A.data() + i0 * K, K, pb, 0.f, C, N);
+                        else gemm_bf16_packed(false, m, N, K, 1.f, A16.data() + i0 * K, K, pb, 0.f, C, N);
+                    }
+                };
+                std::vector<float> full(size_t(M * N));
+                run(0, M, full.data());
+                for (int64_t m = 1; m <= 13; m++) {
+                    std::vector<float> part(size_t(m * N));
+                    run(r0, m, part.data());
+                    INFO("isa=", std::string(isa_name(isa)), " threads=", threads, " kind=", kind, " rows=", m);
+                    CHECK(std::memcmp(part.data(), full.data() + r0 * N, part.size() * 4) == 0);
+                }
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ static inline __mmask16 col_mask(int n, int v) {
 
 // C[r][0..n) = alpha * acc + beta * C, with beta == 0 meaning "do not read C" (it may be garbage).
 // Edge columns use masked loads/stores, which never touch memory outside the mask.
+template <int R = MR>
 static inline void store_tile(__m512 acc[MR][NV], float* C, int64_t ldc, int m, int n, float alpha, float beta) {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __mmask16 mask[NV];
@@ -46,7 +47,7 @@ static inline void store_tile(__m512 acc[MR][NV], float* C, int64_t ldc, int m, 
     // GCC keep the accumulators in a stack array and store every one of them after each k step of the
     // micro-kernels' loops (on AVX2 the same pattern cost half the FMA throughput).
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
         if (r >= m) break;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
@@ -73,14 +74,19 @@ static constexpr int kPrefetchBytes = 4096;
 // low 16 bits are zero IS the bf16 value, so
 //     columns 0..15  = load << 16          columns 16..31 = load & 0xFFFF0000
 // Two integer ops per 24 FMAs; the products and their order are exactly the f32 kernel's on the widened B.
-template <typename TB>
+//
+// R = the rows computed (the panel's first R of MR; Ap keeps its MR stride): an edge panel of m <= 8 or m <= 4 rows
+// (M = 128 is 10 panels of 12 and one of 8) costs 8/12 or 4/12 of a full one instead of all of it. Row r's FMA
+// chain is the same for every R, so the results are too.
+template <typename TB, int R = MR>
 static void ukr_f32_t(int64_t kc, const float* Ap, const TB* Bp, float* C, int64_t ldc, int m, int n, float alpha,
                       float beta) {
     constexpr bool wide = std::is_same_v<TB, uint16_t>;
     static_assert(!wide || NV == 2, "the wide layout interleaves exactly two vectors of columns");
+    static_assert(R >= 1 && R <= MR);
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     // Touch the C tile early so its cache lines arrive while we compute (C is read only at the end).
@@ -100,7 +106,7 @@ static void ukr_f32_t(int64_t kc, const float* Ap, const TB* Bp, float* C, int64
             for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
         }
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             const __m512 a = _mm512_set1_ps(Ap[r]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
@@ -108,15 +114,19 @@ static void ukr_f32_t(int64_t kc, const float* Ap, const TB* Bp, float* C, int64
         Ap += MR;
         Bp += NR;
     }
-    store_tile(acc, C, ldc, m, n, alpha, beta);
+    store_tile<R>(acc, C, ldc, m, n, alpha, beta);
 }
 static void ukr_f32(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m, int n, float alpha,
                     float beta) {
-    ukr_f32_t<float>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    if (m > 8) ukr_f32_t<float>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else if (m > 4) ukr_f32_t<float, 8>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else ukr_f32_t<float, 4>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 static void ukr_f32b16(int64_t kc, const float* Ap, const uint16_t* Bp, float* C, int64_t ldc, int m, int n,
                        float alpha, float beta) {
-    ukr_f32_t<uint16_t>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    if (m > 8) ukr_f32_t<uint16_t>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else if (m > 4) ukr_f32_t<uint16_t, 8>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else ukr_f32_t<uint16_t, 4>(kc, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 
 // bf16: vdpbf16ps acc, a, b computes, per f32 lane j,  acc[j] += a.lo[j]*b.lo[j] + a.hi[j]*b.hi[j]
@@ -125,11 +135,13 @@ static void ukr_f32b16(int64_t kc, const float* Ap, const uint16_t* Bp, float* C
 // two k steps for 16 columns: twice the work of an f32 FMA per instruction.
 // Scalar meaning (Ap: [kp][MR] pairs, Bp: [kp][NR] pairs):
 //     for p in 0..kp: for r, j: acc[r][j] += A(r,2p)*B(2p,j) + A(r,2p+1)*B(2p+1,j)
-static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m, int n,
-                     float alpha, float beta) {
+// R: as in ukr_f32_t (the edge panels of m <= 8 and m <= 4 rows).
+template <int R>
+static void ukr_bf16_t(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m, int n,
+                       float alpha, float beta) {
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int r = 0; r < m; r++) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc), _MM_HINT_T0);
@@ -141,7 +153,7 @@ static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* 
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) b[v] = (__m512bh)_mm512_load_si512(Bp + 16 * v);
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r]));
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
@@ -149,7 +161,13 @@ static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* 
         Ap += MR;
         Bp += NR;
     }
-    store_tile(acc, C, ldc, m, n, alpha, beta);
+    store_tile<R>(acc, C, ldc, m, n, alpha, beta);
+}
+static void ukr_bf16(int64_t kp, const uint32_t* Ap, const uint32_t* Bp, float* C, int64_t ldc, int m, int n,
+                     float alpha, float beta) {
+    if (m > 8) ukr_bf16_t<MR>(kp, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else if (m > 4) ukr_bf16_t<8>(kp, Ap, Bp, C, ldc, m, n, alpha, beta);
+    else ukr_bf16_t<4>(kp, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 
 // ---- packing by 16x16 register transposes -------------------------------------------------

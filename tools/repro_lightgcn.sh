@@ -8,11 +8,16 @@
 #
 # MINUTES (default 60) bounds this sitting (the epoch in progress is finished first). The schedule, by epoch:
 #   1 .. P1          batch 16384, lr 0.02       (cheap epochs, fast early progress; P1 = 35 Gowalla, 15 Yelp)
+#   Gowalla:
 #   P1+1 .. DECAY    batch 2048,  lr 0.001      (the paper's batch and rate; most of the run)
 #   DECAY+1 .. END   batch 2048,  lr 0.0005, 0.00025, 0.0001 in equal thirds (annealing: less noise at the end)
-# with DECAY and END from the environment (defaults 600 and 700) and the test split evaluated every 5 epochs
-# (runs/<name>/sched.model.metrics.jsonl; the best Recall@20 is what docs/graph-reproduction.md reports).
-# Environment: BUILD (default build), THREADS (default: all cores), DECAY, END; DATA_DIR and RUN_DIR replace
+#   Yelp2018 (the way that got furthest there, docs/graph-reproduction.md session 16):
+#   P1+1 .. AVG-1    batch 2048,  lr 0.001
+#   AVG .. END       batch 2048,  lr 0.002 with weight averaging from epoch AVG (the saved and evaluated model is
+#                    the mean of the parameters after each epoch from AVG on; `train --average-from`)
+# with DECAY, AVG and END from the environment (defaults 600, 453 and 700) and the test split evaluated every 5
+# epochs (runs/<name>/sched.model.metrics.jsonl; the best Recall@20 is what docs/graph-reproduction.md reports).
+# Environment: BUILD (default build), THREADS (default: all cores), DECAY, AVG, END; DATA_DIR and RUN_DIR replace
 # the split directory and the run folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +31,7 @@ esac
 data=${DATA_DIR:-$data} run=${RUN_DIR:-$run}  # overrides (tests, other splits)
 [ -f "$data/train.txt" ] || { echo "repro_lightgcn: $data/train.txt not found (../shared missing?)" >&2; exit 1; }
 bin=${BUILD:-build}/tastegraph
-decay=${DECAY:-600} end=${END:-700}
+decay=${DECAY:-600} avg=${AVG:-453} end=${END:-700}
 model=$run/sched.model
 mkdir -p "$run"
 threads=()
@@ -40,20 +45,26 @@ done_epochs() {
 }
 left_minutes() { awk -v s=$(( deadline - $(date +%s) )) 'BEGIN { printf "%.2f", s / 60 }'; }
 
+# stages: "batch lr last-epoch [average-from]"
 third=$(( (end - decay) / 3 ))
-stages=("16384 0.02 $p1" "2048 0.001 $decay" "2048 0.0005 $((decay + third))" "2048 0.00025 $((decay + 2 * third))"
-        "2048 0.0001 $end")
+if [ "$name" = yelp2018 ]; then
+    stages=("16384 0.02 $p1" "2048 0.001 $((avg - 1))" "2048 0.002 $end $avg")
+else
+    stages=("16384 0.02 $p1" "2048 0.001 $decay" "2048 0.0005 $((decay + third))" "2048 0.00025 $((decay + 2 * third))"
+            "2048 0.0001 $end")
+fi
 for s in "${stages[@]}"; do
-    read -r batch lr upto <<<"$s"
+    read -r batch lr upto from <<<"$s"
     e=$(done_epochs)
     [ "$e" -ge "$upto" ] && continue
     m=$(left_minutes)
     awk -v m="$m" 'BEGIN { exit !(m > 0.05) }' || { echo "repro_lightgcn: time is up at epoch $e; run the same command again to continue"; exit 0; }
-    resume=()
+    resume=() average=()
     [ -f "$model" ] && resume=(--resume)
-    echo "repro_lightgcn: $name epochs $((e + 1))..$upto at batch $batch, lr $lr (at most $m min)"
-    "$bin" train --data "$data" --model lightgcn "${resume[@]}" --batch "$batch" --lr "$lr" --epochs "$upto" \
-        --eval-every 5 --max-minutes "$m" "${threads[@]}" -o "$model"
+    [ -n "$from" ] && average=(--average-from "$from")
+    echo "repro_lightgcn: $name epochs $((e + 1))..$upto at batch $batch, lr $lr${from:+, averaging from epoch $from} (at most $m min)"
+    "$bin" train --data "$data" --model lightgcn "${resume[@]}" --batch "$batch" --lr "$lr" "${average[@]}" \
+        --epochs "$upto" --eval-every 5 --max-minutes "$m" "${threads[@]}" -o "$model"
     e=$(done_epochs)
     [ "$e" -ge "$upto" ] || { echo "repro_lightgcn: stopped at epoch $e; run the same command again to continue"; exit 0; }
 done

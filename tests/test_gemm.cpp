@@ -110,7 +110,7 @@ void expect_close(const Problem& p, const std::vector<float>& got, const std::ve
             if (!ok) bad++, worst = std::max(worst, d);
         }
     }
-    INFO(what, " isa=", isa_name(cpu_isa()), " M=", p.c.M, " N=", p.c.N, " K=", p.c.K, " tA=", p.c.tA,
+    INFO(what, " isa=", std::string(isa_name(cpu_isa())), " M=", p.c.M, " N=", p.c.N, " K=", p.c.K, " tA=", p.c.tA,
          " tB=", p.c.tB, " pad=", p.c.pad, " alpha=", p.c.alpha, " beta=", p.c.beta, " ints=", p.c.ints,
          " worst diff=", worst);
     CHECK(bad == 0);
@@ -193,7 +193,7 @@ TEST_CASE("gemm_batched_f32 matches per-matrix references, across-batch and sequ
                 std::vector<float> got = C0;
                 gemm_batched_f32(false, tB, batch, M, N, K, 0.5f, A.data(), lda, sA, B.data(), ldb, sB, 2.f,
                                  got.data(), ldc, sC);
-                INFO("isa=", isa_name(isa), " threads=", threads, " tB=", tB);
+                INFO("isa=", std::string(isa_name(isa)), " threads=", threads, " tB=", tB);
                 CHECK(got == ref);  // integer inputs: exact, gaps between matrices untouched too
             }
     }
@@ -216,7 +216,7 @@ TEST_CASE("gemm results are bit-identical for 1 and 2 threads") {
             set_num_threads(2);
             gemm_f32(false, tB, M, N, K, 1.f, A.data(), K, B.data(), ldb, 0.f, c2.data(), N);
             gemm_bf16(false, tB, M, N, K, 1.f, A16.data(), K, B16.data(), ldb, 0.f, h2.data(), N);
-            INFO("isa=", isa_name(isa), " tB=", tB);
+            INFO("isa=", std::string(isa_name(isa)), " tB=", tB);
             CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
             CHECK(std::memcmp(h1.data(), h2.data(), h1.size() * 4) == 0);
         }
@@ -389,8 +389,8 @@ TEST_CASE("gemm block_scratch and rows_scratch hooks: every element once, the bi
                     else
                         gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), ld, p16, 0.f, nullptr, N, hk);
                     const std::vector<float>& want = variant % 2 ? c16 : c32;
-                    INFO("isa=", isa_name(isa), " threads=", threads, " M=", M, " N=", N, " K=", K, " variant=",
-                         variant);
+                    INFO("isa=", std::string(isa_name(isa)), " threads=", threads, " M=", M, " N=", N, " K=", K,
+                         " variant=", variant);
                     CHECK(std::count(L.seen.begin(), L.seen.end(), 1) == M * N);
                     CHECK(std::memcmp(L.got.data(), want.data(), want.size() * 4) == 0);
                     CHECK(std::count(C.begin(), C.end(), 7.f) == M * N);
@@ -430,7 +430,7 @@ TEST_CASE("gemm packed B: bit-identical to gemm_f32 / gemm_bf16, every ISA; stal
             CHECK(gemm_packed_usable(p32));
             gemm_f32_packed(false, M, N, K, 1.f, A.data(), K, p32, 0.f, c2.data(), N);
             gemm_bf16_packed(false, M, N, K, 1.f, A16.data(), K, p16, 0.f, h2.data(), N);
-            INFO("isa=", isa_name(isa), " M=", M, " N=", N, " K=", K);
+            INFO("isa=", std::string(isa_name(isa)), " M=", M, " N=", N, " K=", K);
             CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
             CHECK(std::memcmp(h1.data(), h2.data(), h1.size() * 4) == 0);
             if (isa != Isa::scalar) {  // packed for another kernel: refused, not misread

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "tensor/cpu_isa.h"
@@ -51,7 +52,7 @@ TEST_CASE("kernels: layernorm forward/backward, every ISA vs ref") {
                                    r0.data(), N, C);
             tg::layernorm_backward_ref(dx0.data(), dw0.data(), db0.data(), dy.data(), x.data(), w.data(),
                                        m0.data(), r0.data(), N, C);
-            INFO("isa ", tg::isa_name(tg::cpu_isa()), " N=", N, " C=", C);
+            INFO("isa ", std::string(tg::isa_name(tg::cpu_isa())), " N=", N, " C=", C);
             CHECK(excess(dx, dx0, 1e-5, 1e-4) <= 1.0);
             CHECK(excess(dw, dw0, 1e-5, 1e-5) <= 1.0);
             CHECK(excess(db, db0, 1e-5, 1e-5) <= 1.0);
@@ -71,7 +72,7 @@ TEST_CASE("kernels: gelu (erf and tanh) forward/backward, every ISA vs ref") {
                 tg::gelu_forward_ref(y0.data(), x.data(), n, th);
                 tg::gelu_backward(dx.data(), dy.data(), x.data(), n, th);
                 tg::gelu_backward_ref(dx0.data(), dy.data(), x.data(), n, th);
-                INFO("isa ", tg::isa_name(tg::cpu_isa()), " n=", n, " tanh=", th);
+                INFO("isa ", std::string(tg::isa_name(tg::cpu_isa())), " n=", n, " tanh=", th);
                 CHECK(excess(y, y0, 2e-6, 1e-5) <= 1.0);
                 CHECK(excess(dx, dx0, 2e-6, 1e-5) <= 1.0);
             }
@@ -95,7 +96,7 @@ TEST_CASE("kernels: softmax with mask forward/backward, every ISA vs ref") {
                 tg::softmax_forward_ref(y0.data(), x.data(), mk, R, C, 2);
                 tg::softmax_backward(dx.data(), dy.data(), y0.data(), R, C);
                 tg::softmax_backward_ref(dx0.data(), dy.data(), y0.data(), R, C);
-                INFO("isa ", tg::isa_name(tg::cpu_isa()), " R=", R, " C=", C, " mask=", mk != nullptr);
+                INFO("isa ", std::string(tg::isa_name(tg::cpu_isa())), " R=", R, " C=", C, " mask=", mk != nullptr);
                 CHECK(excess(y, y0, 1e-6, 1e-5) <= 1.0);
                 CHECK(excess(dx, dx0, 1e-6, 1e-5) <= 1.0);
             }

@@ -134,7 +134,7 @@ TEST_CASE("bert attention: tiled online softmax == materializing reference, ever
             std::fill(out.begin(), out.end(), NAN);
             attention_forward(out.data(), in, off.data(), int64_t(lens.size()), NH, D);
             Diff d = compare_rows(out.data(), ref.data(), T, C);
-            INFO("D=" << D << " isa=" << isa_name(isa));
+            INFO("D=" << D << " isa=" << std::string(isa_name(isa)));
             CHECK(d.max_abs < 2e-5);
             std::fill(out_hm.begin(), out_hm.end(), NAN);
             attention_forward(out_hm.data(), hm, off.data(), int64_t(lens.size()), NH, D);

@@ -110,8 +110,8 @@ void expect_close(const Problem& p, const std::vector<float>& got, const std::ve
             if (!ok) bad++, worst = std::max(worst, d);
         }
     }
-    INFO(what, " isa=", std::string(isa_name(cpu_isa())), " M=", p.c.M, " N=", p.c.N, " K=", p.c.K, " tA=", p.c.tA,
-         " tB=", p.c.tB, " pad=", p.c.pad, " alpha=", p.c.alpha, " beta=", p.c.beta, " ints=", p.c.ints,
+    INFO(std::string(what), " isa=", std::string(isa_name(cpu_isa())), " M=", p.c.M, " N=", p.c.N, " K=", p.c.K,
+         " tA=", p.c.tA, " tB=", p.c.tB, " pad=", p.c.pad, " alpha=", p.c.alpha, " beta=", p.c.beta, " ints=", p.c.ints,
          " worst diff=", worst);
     CHECK(bad == 0);
 }

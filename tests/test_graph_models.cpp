@@ -381,7 +381,7 @@ TEST_CASE("lightgcn: batch-restricted propagation gives the full propagation's l
         for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
             if (isa > cpu_isa_max()) continue;
             set_cpu_isa(isa);
-            INFO("isa " << isa_name(isa));
+            INFO("isa " << std::string(isa_name(isa)));
             LightGcn m;
             LightGcnConfig cfg;
             cfg.dim = 16;

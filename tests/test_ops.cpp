@@ -44,7 +44,7 @@ using RefFn = std::function<DArray(const std::vector<DArray>&)>;
 // the inputs flagged in `diff`.
 void check_op(const char* name, std::vector<DArray> in, std::vector<bool> diff, const OptFn& opt, const RefFn& rf,
               double fwd_tol = 1e-5) {
-    INFO("op ", name);
+    INFO("op ", std::string(name));
     std::vector<Tensor> ts;
     for (size_t i = 0; i < in.size(); i++) {
         Tensor t = ref::to_tensor(in[i]);

@@ -43,7 +43,7 @@ std::vector<double> numbers(const json::Value& arr) {
 // differences are operation order, so 1e-5 relative is tight).
 void compare(const json::Value& fx, const char* name, const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>&)>& make,
              float clip = 0.0f, const LRSchedule* sched = nullptr) {
-    INFO("case ", name);
+    INFO("case ", std::string(name));
     const json::Value& c = *fx.find("cases")->find(name);
     auto ps = init_params(numbers(*fx.find("init")));
     auto opt = make(ps);

@@ -84,7 +84,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 void check_close(const std::vector<float>& got, const std::vector<double>& want, double tol, const char* what) {
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < got.size(); i++) {
-        INFO(what, " element ", i);
+        INFO(std::string(what), " element ", i);
         REQUIRE(std::fabs(double(got[i]) - want[i]) <= tol * std::max(1.0, std::fabs(want[i])));
     }
 }
@@ -337,7 +337,7 @@ TEST_CASE("sparse: SpMM and SDDMM kernels of every ISA path match the scalar ref
             sddmm_backward(A, AT, H, Y.data(), X.data(), D, dedge.data(), dY.data(), dZ.data());
             auto close = [](const std::vector<float>& a, const std::vector<float>& b, const char* what) {
                 for (size_t i = 0; i < a.size(); i++) {
-                    INFO(what, " element ", i);
+                    INFO(std::string(what), " element ", i);
                     REQUIRE(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(1.f, std::fabs(b[i])));
                 }
             };

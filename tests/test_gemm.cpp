@@ -236,7 +236,9 @@ TEST_CASE("gemm: a row's bits do not depend on the row panel it falls in (edge p
         set_cpu_isa(isa);
         for (int threads : {1, 2}) {
             set_num_threads(threads);
-            for (int kind = 0; kind < 4; kind++) {  // f32, bf16, f32 x packed f32 B, f32 x packed bf16 B (any layout)
+            // f32, bf16, f32 x packed f32 B, packed bf16 B in the "wide" and the "dot" layout (where the ISA has them)
+            for (int kind = 0; kind < 5; kind++) {
+                if (kind >= 3) set_gemm_bf16_kernel(kind == 3 ? Bf16Gemm::wide : Bf16Gemm::dot);
                 auto run = [&](int64_t i0, int64_t m, float* C) {
                     if (kind == 0) gemm_f32(false, true, m, N, K, 1.f, A.data() + i0 * K, K, B.data(), K, 0.f, C, N);
                     if (kind == 1)
@@ -244,7 +246,7 @@ TEST_CASE("gemm: a row's bits do not depend on the row panel it falls in (edge p
                     if (kind == 2)
                         gemm_f32_packed(false, m, N, K, 1.f, A.data() + i0 * K, K,
                                         gemm_pack_b_f32(true, N, K, B.data(), K), 0.f, C, N);
-                    if (kind == 3) {
+                    if (kind >= 3) {
                         const GemmPackedB pb = gemm_pack_b_bf16(true, N, K, B16.data(), K);
                         if (pb.wide) gemm_f32_packed(false, m, N, K, 1.f, A.data() + i0 * K, K, pb, 0.f, C, N);
                         else gemm_bf16_packed(false, m, N, K, 1.f, A16.data() + i0 * K, K, pb, 0.f, C, N);

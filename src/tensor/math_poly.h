@@ -51,6 +51,14 @@ inline float exp_fast(float x) {
 // exponent bits. No upper clamp is needed for x <= 0; below -126 the result is 2^-126 (~1e-38) instead
 // of 0 (harmless in a sum that holds a 1). Fewer operations than exp_fast: no ln2 split, one clamp.
 // Its polynomial, highest degree first (also used by the AVX-512 intrinsic version in nn/bert_attention_impl.h).
+// p(x) by Horner's rule, coefficients highest degree first: (...((c[0] x + c[1]) x + c[2]) ...) x + c[N-1].
+template <int N>
+inline float horner(const float (&c)[N], float x) {
+    float p = c[0];
+    for (int k = 1; k < N; k++) p = p * x + c[k];
+    return p;
+}
+
 constexpr float kExp2Poly[7] = {1.535336188319500e-4f, 1.339887440266574e-3f, 9.618437357674640e-3f,
                                 5.550332471162809e-2f, 2.402264791363012e-1f, 6.931472028550421e-1f, 1.0f};
 inline float exp2_nonpos(float x) {
@@ -58,13 +66,7 @@ inline float exp2_nonpos(float x) {
     const float t = x + 12582912.0f;  // round to nearest by the 1.5*2^23 trick
     const float n = t - 12582912.0f;
     const float r = x - n;
-    float p = kExp2Poly[0];
-    p = p * r + kExp2Poly[1];
-    p = p * r + kExp2Poly[2];
-    p = p * r + kExp2Poly[3];
-    p = p * r + kExp2Poly[4];
-    p = p * r + kExp2Poly[5];
-    p = p * r + kExp2Poly[6];
+    const float p = horner(kExp2Poly, r);
     const int32_t e = (int32_t(n) + 127) << 23;
     float scale;
     std::memcpy(&scale, &e, 4);
@@ -106,20 +108,7 @@ constexpr float kErfQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.6
 inline float erf_fast(float x) {
     x = fmin_(fmax_(x, -4.0f), 4.0f);
     const float x2 = x * x;
-    float p = kErfP[0];
-    p = p * x2 + kErfP[1];
-    p = p * x2 + kErfP[2];
-    p = p * x2 + kErfP[3];
-    p = p * x2 + kErfP[4];
-    p = p * x2 + kErfP[5];
-    p = p * x2 + kErfP[6];
-    p = p * x;
-    float q = kErfQ[0];
-    q = q * x2 + kErfQ[1];
-    q = q * x2 + kErfQ[2];
-    q = q * x2 + kErfQ[3];
-    q = q * x2 + kErfQ[4];
-    return p / q;
+    return horner(kErfP, x2) * x / horner(kErfQ, x2);
 }
 
 }  // namespace

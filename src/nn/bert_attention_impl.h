@@ -236,14 +236,19 @@ namespace {
 
 constexpr int64_t RB = 8;  // query rows per block: 8 x 32 keys (QK) or 8 x 32 features (PV) = 16 accumulators
 
-// exp2_nonpos (tensor/math_poly.h) on 16 lanes: the same clamp and polynomial, with 2^n applied by vscalefps
-// (and n by vrndscaleps) in place of the integer exponent arithmetic: 11 instructions a vector.
+// 2^r on [-1/2, 1/2] to a relative error of 8e-6 (degree 4, highest first; fitted for this file): the probabilities
+// are rounded to bf16 (relative error up to 2^-9 = 2e-3) before P·V, so kExp2Poly's 2e-7 (degree 6) would be wasted.
+constexpr float kExp2PolyBf16[5] = {9.266121312975883e-3f, 5.586051195859909e-2f, 2.403108775615692e-1f,
+                                    6.931300759315491e-1f, 9.999977946281433e-1f};
+
+// exp2_nonpos (tensor/math_poly.h) on 16 lanes: the same clamp, kExp2PolyBf16 in place of kExp2Poly, and 2^n applied
+// by vscalefps (n by vrndscaleps) in place of the integer exponent arithmetic: 9 instructions a vector.
 inline __m512 exp2_nonpos16(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 r = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(kExp2Poly[0]);
-    for (int k = 1; k < 7; k++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExp2Poly[k]));
+    __m512 p = _mm512_set1_ps(kExp2PolyBf16[0]);
+    for (int k = 1; k < 5; k++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExp2PolyBf16[k]));
     return _mm512_scalef_ps(p, n);
 }
 
@@ -255,9 +260,17 @@ inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf1
 
 // The two products of a block of RB query rows, each in a function of its own (noinline): inlined into the task,
 // GCC kept the softmax's constants in registers across them and spilled the operands of every vdpbf16ps to the stack.
-// S[r][j] = q_r · k_j over D2 pairs, 32 keys at a time (Qp: [RB][D2] pairs, Kp: [D2][Lp] pairs, S: [RB][Lp]).
+inline __mmask16 keys_mask(int64_t j, int64_t L) {  // keys j .. j+15 that are < L
+    const int64_t n = L - j;
+    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// S[r][j] = q_r · k_j over D2 pairs, 32 keys at a time (Qp: [RB][D2] pairs, Kp: [D2][Lp] pairs, S: [RB][Lp]),
+// then each row's largest score over the keys j < L, mx[r], from the rows just stored (in L1). (Taking the maxima
+// from the accumulators as they are stored needs RB more registers through the product loop: GCC then spilled the
+// keys of every step to the stack, and the function got 2 % of the whole forward slower.)
 __attribute__((noinline)) void qk_rows(const uint32_t* __restrict Qp, const uint32_t* __restrict Kp, float* __restrict S,
-                                       int64_t Lp, int64_t D2) {
+                                       float* __restrict mx, int64_t L, int64_t Lp, int64_t D2) {
     for (int64_t j = 0; j < Lp; j += 32) {
         __m512 acc[RB][2];
         for (int64_t r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -274,6 +287,12 @@ __attribute__((noinline)) void qk_rows(const uint32_t* __restrict Qp, const uint
             _mm512_storeu_ps(S + r * Lp + j, acc[r][0]);
             _mm512_storeu_ps(S + r * Lp + j + 16, acc[r][1]);
         }
+    }
+    for (int64_t r = 0; r < RB; r++) {
+        __m512 vmx = _mm512_set1_ps(kNegBig);
+        for (int64_t j = 0; j < L; j += 16)
+            vmx = _mm512_mask_max_ps(vmx, keys_mask(j, L), vmx, _mm512_loadu_ps(S + r * Lp + j));
+        mx[r] = _mm512_reduce_max_ps(vmx);
     }
 }
 
@@ -312,7 +331,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
     const float sl2 = 1.4426950408889634f / __builtin_sqrtf(float(D));  // log2(e) / sqrt(D)
     uint32_t* __restrict Kp = scratch;            // [D/2][Lp]
     uint32_t* __restrict Vp = Kp + D2 * Lp;       // [Lp/2][D]
-    float* __restrict S = (float*)(Vp + Lp / 2 * D);  // [RB][Lp] scores, then probabilities (f32)
+    float* __restrict S = (float*)(Vp + Lp / 2 * D);  // [RB][Lp] scores (f32)
     uint32_t* __restrict Pp = (uint32_t*)(S + RB * Lp);  // [RB][Lp/2] probabilities as bf16 pairs
     uint32_t* __restrict Qp = Pp + RB * Lp / 2;   // [RB][D/2] queries as bf16 pairs
 
@@ -381,32 +400,26 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
                                         : (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(Q + i * in.ldq + d + 16),
                                                                        _mm512_loadu_ps(Q + i * in.ldq + d)));
         }
-        qk_rows(Qp, Kp, S, Lp, D2);
-        // softmax numerators (f32), their sums, and the bf16 pairs for P·V (keys >= L weigh 0).
-        // e^{scale (s - max)} = 2^{s sl2 - max sl2}: one fused multiply-subtract and exp2_nonpos16 (no clamp above
-        // 0, no ln 2 split) in place of exp_fast. The max and the sum are kept as 16 lanes and folded once per row.
-        float inv[RB];
+        float mx[RB], inv[RB];
+        qk_rows(Qp, Kp, S, mx, L, Lp, D2);
+        // softmax numerators and their sums, written straight as the bf16 pairs of P·V (keys >= L weigh 0):
+        // e^{scale (s - max)} = 2^{s sl2 - max sl2}, one fused multiply-subtract and exp2_nonpos16. The sum is kept
+        // as 16 lanes and folded once per row.
+        const __m512 vsl2 = _mm512_set1_ps(sl2);
         for (int64_t r = 0; r < RB; r++) {
-            float* s = S + r * Lp;
-            __m512 vmx = _mm512_set1_ps(kNegBig);
-            for (int64_t j = 0; j < L; j += 16) {
-                const int64_t nj = L - j;
-                const __mmask16 m = nj >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nj) - 1);
-                vmx = _mm512_mask_max_ps(vmx, m, vmx, _mm512_loadu_ps(s + j));
-            }
-            const __m512 mxs = _mm512_set1_ps(_mm512_reduce_max_ps(vmx) * sl2), vsl2 = _mm512_set1_ps(sl2);
+            const float* s = S + r * Lp;
+            const __m512 mxs = _mm512_set1_ps(mx[r] * sl2);
             __m512 sum = _mm512_setzero_ps();
-            for (int64_t j = 0; j < Lp; j += 16) {
-                const int64_t nj = L - j;
-                const __mmask16 m = nj >= 16 ? __mmask16(0xFFFF) : nj <= 0 ? __mmask16(0) : __mmask16((1u << nj) - 1);
-                const __m512 e = _mm512_maskz_mov_ps(m, exp2_nonpos16(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), vsl2, mxs)));
-                _mm512_storeu_ps(s + j, e);
-                sum = _mm512_add_ps(sum, e);
+            for (int64_t j = 0; j < Lp; j += 32) {
+                const __m512 e0 = _mm512_maskz_mov_ps(
+                    keys_mask(j, L), exp2_nonpos16(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), vsl2, mxs)));
+                const __m512 e1 = _mm512_maskz_mov_ps(
+                    keys_mask(j + 16, L),
+                    exp2_nonpos16(_mm512_fmsub_ps(_mm512_loadu_ps(s + j + 16), vsl2, mxs)));
+                sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+                _mm512_storeu_si512(Pp + r * Lp / 2 + j / 2, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
             }
             inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
-            for (int64_t j = 0; j < Lp; j += 32)
-                _mm512_storeu_si512(Pp + r * Lp / 2 + j / 2,
-                                    (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + 16), _mm512_loadu_ps(s + j)));
         }
         pv_rows(Pp, Vp, inv, nr, Lp, D, out16 + (s0 + i0) * C + h * D, C);
     }

@@ -427,8 +427,9 @@ TEST_CASE("bert minilm (b): 64 en/zh sentences vs PyTorch float64, f32 and bf16"
     CHECK(d16.min_cos >= 0.999);
     CHECK(d16p.min_cos >= 0.999);
 
-    // The feed-forward block by row blocks (the default for large batches) or on all rows at once: the same bits,
-    // f32 and bf16, with blocks that are and are not a multiple of the GEMM's row panel, on 1 and 2 threads.
+    // The feed-forward block by row blocks (the default: kFfnRows for large batches, T / threads below) or on all rows
+    // at once: the same bits, f32 and bf16, with blocks that are and are not a multiple of the GEMM's row panel, on 1
+    // and 2 threads.
     const int saved = num_threads();
     for (BertEncoder* enc : {&bert, &bert16})
         for (int threads : {1, 2}) {
@@ -436,7 +437,7 @@ TEST_CASE("bert minilm (b): 64 en/zh sentences vs PyTorch float64, f32 and bf16"
             enc->set_ffn_rows(0);
             BertWorkspace w0;
             enc->forward(in, w0);
-            for (int64_t rows : {96, 37}) {
+            for (int64_t rows : {96, 37, -1}) {
                 enc->set_ffn_rows(rows);
                 BertWorkspace w1;
                 enc->forward(in, w1);

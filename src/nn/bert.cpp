@@ -498,7 +498,9 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     const int64_t nt = num_threads();
     const int64_t ffn_rows = ffn_rows_ > 0  ? ffn_rows_
                              : ffn_rows_ == 0 ? 0
-                             : (T >= 8 * kFfnRows * nt ? kFfnRows : 0);
+                             : T >= 8 * kFfnRows * nt ? kFfnRows
+                             : nt > 1 ? (T + nt - 1) / nt
+                                      : 0;
     // f_: the head-major q | v of attention, then ffn_in's output (when the block runs on all rows at once and
     // not only its bf16 copy is kept); ffn_f_ / ffn_f16_: one row block's intermediate per thread
     grow(ws.f_, T * (act16 || ffn_rows ? 2 * C : std::max(d.I, 2 * C)));

@@ -429,23 +429,27 @@ TEST_CASE("bert minilm (b): 64 en/zh sentences vs PyTorch float64, f32 and bf16"
 
     // The feed-forward block by row blocks (the default: kFfnRows for large batches, T / threads below) or on all rows
     // at once: the same bits, f32 and bf16, with blocks that are and are not a multiple of the GEMM's row panel, on 1
-    // and 2 threads.
+    // and 2 threads; on the 64 sentences (6,181 tokens: the default is kFfnRows) and on 3 short ones (22 tokens: the
+    // default is one block per thread).
+    PackedBatch small = fixture_batch(ref, "tei_ids", "tei_lengths", false);
     const int saved = num_threads();
-    for (BertEncoder* enc : {&bert, &bert16})
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
-            enc->set_ffn_rows(0);
-            BertWorkspace w0;
-            enc->forward(in, w0);
-            for (int64_t rows : {96, 37, -1}) {
-                enc->set_ffn_rows(rows);
-                BertWorkspace w1;
-                enc->forward(in, w1);
-                INFO("dtype " << (enc == &bert ? "f32" : "bf16") << " threads " << threads << " rows " << rows);
-                CHECK(std::memcmp(w0.hidden(), w1.hidden(), size_t(in.T() * C) * 4) == 0);
+    for (PackedBatch* batch : {&in, &small})
+        for (BertEncoder* enc : {&bert, &bert16})
+            for (int threads : {1, 2}) {
+                set_num_threads(threads);
+                enc->set_ffn_rows(0);
+                BertWorkspace w0;
+                enc->forward(*batch, w0);
+                for (int64_t rows : {96, 37, -1}) {
+                    enc->set_ffn_rows(rows);
+                    BertWorkspace w1;
+                    enc->forward(*batch, w1);
+                    INFO("tokens " << batch->T() << " dtype " << (enc == &bert ? "f32" : "bf16") << " threads "
+                                   << threads << " rows " << rows);
+                    CHECK(std::memcmp(w0.hidden(), w1.hidden(), size_t(batch->T() * C) * 4) == 0);
+                }
+                enc->set_ffn_rows(-1);
             }
-            enc->set_ffn_rows(-1);
-        }
     set_num_threads(saved);
 }
 

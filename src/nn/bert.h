@@ -38,8 +38,9 @@
 // output when only its bf16 copy is used) are never stored: the GEMM hands them over in per-thread scratch blocks.
 // In large batches everything after attention runs kFfnRows tokens at a time per thread (set_ffn_rows), so that
 // f [rows, I] stays in L2 too; in smaller ones (one sequence, a few) one block of T / threads tokens per thread, so
-// that each thread reads back the rows it wrote. With the bf16 attention the qkv epilogue writes q (head-major) and k (transposed
-// feature pairs) directly in bf16, the layouts the attention multiplies (bert_attention.h AttnInput::q16, kp).
+// that each thread reads back the rows it wrote. With the bf16 attention the qkv epilogue writes q (head-major) and
+// k (transposed feature pairs) directly in bf16, the layouts the attention multiplies (bert_attention.h
+// AttnInput::q16, kp).
 //
 // Memory: the linear layers' weights are packed once at load into the GEMM's panel layout (GemmPackedB: one
 // f32 or bf16 copy each, what the products read); embeddings, LayerNorm and biases are used in place from the

@@ -2,6 +2,7 @@
 #include "graph/lightgcn.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "graph/sparse.h"
@@ -189,9 +190,17 @@ static void batch_balls(const Csr& A, const Triple* batch, int64_t B, int64_t U,
             int64_t push_edges = 0;
             for (int32_t r : list[j - 1]) push_edges += A.row_end(r) - A.row_begin(r);
             if (2 * push_edges <= A.nnz()) {
-                for (int32_t r : list[j - 1])
-                    for (int64_t e = A.row_begin(r); e < A.row_end(r); e++) cur[size_t(A.indices[size_t(e)])] = 1;
+                // threads may mark the same neighbour: relaxed atomic byte stores (plain stores on x86)
+                const std::vector<int32_t>& from = list[j - 1];
+                const int64_t n_from = int64_t(from.size());
+#pragma omp parallel for schedule(dynamic, 256) num_threads(tg::num_threads()) if (push_edges > 65536)
+                for (int64_t k = 0; k < n_from; k++) {
+                    const int32_t r = from[size_t(k)];
+                    for (int64_t e = A.row_begin(r); e < A.row_end(r); e++)
+                        std::atomic_ref<uint8_t>(cur[size_t(A.indices[size_t(e)])]).store(1, std::memory_order_relaxed);
+                }
             } else {
+#pragma omp parallel for schedule(dynamic, 1024) num_threads(tg::num_threads())
                 for (int64_t r = 0; r < N; r++) {
                     if (prev[size_t(r)]) continue;
                     for (int64_t e = A.row_begin(r); e < A.row_end(r); e++)
@@ -233,12 +242,15 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
             float* nxt = k == K ? nullptr : buf[k % 2];
             spmm_acc_forward_rows(Ahat, cur, D, nxt, k == K ? F_.data() : nullptr, inv, rows.data(),
                                   int64_t(rows.size()), nullptr);
-            if (nxt)
-                for (int32_t r : S) {
-                    float* f = F_.data() + int64_t(r) * D;
-                    const float* y = nxt + int64_t(r) * D;
+            if (nxt) {
+                const int64_t nS = int64_t(S.size());
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads())
+                for (int64_t k = 0; k < nS; k++) {
+                    float* f = F_.data() + int64_t(S[size_t(k)]) * D;
+                    const float* y = nxt + int64_t(S[size_t(k)]) * D;
                     for (int64_t d = 0; d < D; d++) f[d] += y[d];  // = (f + y) * 1, the kernel's scale-1 step
                 }
+            }
             cur = nxt;
         }
     }
@@ -270,19 +282,32 @@ double LightGcn::loss_and_grad(const Triple* batch, int64_t B, float* grad) {
     }
     // L2 on the ego embeddings of the batch: reg * (|e_u|² + |e_i|² + |e_j|²) / 2 / B
     // (rows of E0 + X W with node features: W is regularized through the rows it makes)
+    // The columns are split into pieces of 16 (one cache line), one piece per task: a row that several triples
+    // share gets its additions in batch order within each piece, so the gradient is the serial loop's bits, and
+    // the sum of squares is summed per piece, then over the pieces in order (whatever the thread count).
     const float rs = cfg.reg / float(B);
-    double reg = 0;
-    for (int64_t k = 0; k < B; k++) {
-        const int64_t rows[3] = {batch[k].u, U + batch[k].i, U + batch[k].j};
-        for (int64_t r : rows) {
-            const float* e = e0 + r * D;
-            float* g = grad + r * D;
-            for (int64_t d = 0; d < D; d++) {
-                reg += double(e[d]) * e[d];
-                g[d] += rs * e[d];
+    constexpr int64_t kPiece = 16;
+    const int64_t pieces = (D + kPiece - 1) / kPiece;
+    std::vector<double> reg_piece(size_t(pieces), 0.0);
+#pragma omp parallel for schedule(static) num_threads(tg::num_threads()) if (B * D >= 16384)
+    for (int64_t p = 0; p < pieces; p++) {
+        const int64_t d0 = p * kPiece, d1 = std::min(D, d0 + kPiece);
+        double sq = 0;
+        for (int64_t k = 0; k < B; k++) {
+            const int64_t rows[3] = {batch[k].u, U + batch[k].i, U + batch[k].j};
+            for (int64_t r : rows) {
+                const float* e = e0 + r * D;
+                float* g = grad + r * D;
+                for (int64_t d = d0; d < d1; d++) {
+                    sq += double(e[d]) * e[d];
+                    g[d] += rs * e[d];
+                }
             }
         }
+        reg_piece[size_t(p)] = sq;
     }
+    double reg = 0;
+    for (double sq : reg_piece) reg += sq;
     // grad = dE0; with features it is also dE, and dW = Xᵀ dE0.
     if (feat.enabled()) feat.ego_backward(grad, U);
     return loss + double(cfg.reg) * reg / 2 / double(B);

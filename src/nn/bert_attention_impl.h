@@ -242,7 +242,7 @@ constexpr float kExp2PolyBf16[5] = {9.266121312975883e-3f, 5.586051195859909e-2f
                                     6.931300759315491e-1f, 9.999977946281433e-1f};
 
 // exp2_nonpos (tensor/math_poly.h) on 16 lanes: the same clamp, kExp2PolyBf16 in place of kExp2Poly, and 2^n applied
-// by vscalefps (n by vrndscaleps) in place of the integer exponent arithmetic: 9 instructions a vector.
+// by vscalefps (n by vrndscaleps) in place of the integer exponent arithmetic: 8 instructions a vector.
 inline __m512 exp2_nonpos16(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -250,6 +250,11 @@ inline __m512 exp2_nonpos16(__m512 x) {
     __m512 p = _mm512_set1_ps(kExp2PolyBf16[0]);
     for (int k = 1; k < 5; k++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExp2PolyBf16[k]));
     return _mm512_scalef_ps(p, n);
+}
+
+inline __mmask16 keys_mask(int64_t j, int64_t L) {  // keys j .. j+15 that are < L
+    const int64_t n = L - j;
+    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
 inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf16(hi[w]) << 16
@@ -260,11 +265,6 @@ inline __m512i bf16_pairs(__m512 lo, __m512 hi) {  // lane w = bf16(lo[w]) | bf1
 
 // The two products of a block of RB query rows, each in a function of its own (noinline): inlined into the task,
 // GCC kept the softmax's constants in registers across them and spilled the operands of every vdpbf16ps to the stack.
-inline __mmask16 keys_mask(int64_t j, int64_t L) {  // keys j .. j+15 that are < L
-    const int64_t n = L - j;
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-
 // S[r][j] = q_r · k_j over D2 pairs, 32 keys at a time (Qp: [RB][D2] pairs, Kp: [D2][Lp] pairs, S: [RB][Lp]),
 // then each row's largest score over the keys j < L, mx[r], from the rows just stored (in L1). (Taking the maxima
 // from the accumulators as they are stored needs RB more registers through the product loop: GCC then spilled the
@@ -371,9 +371,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
             const float* k0 = Kt + 2 * p * in.ldk;
             const float* k1 = k0 + in.ldk;
             for (int64_t j = 0; j < Lp; j += 16) {
-                const int64_t nj = L - j;
-                const __mmask16 m =
-                    nj >= 16 ? __mmask16(0xFFFF) : nj <= 0 ? __mmask16(0) : __mmask16((1u << nj) - 1);
+                const __mmask16 m = keys_mask(j, L);
                 _mm512_storeu_si512(Kp + p * Lp + j,
                                     bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + j), _mm512_maskz_loadu_ps(m, k1 + j)));
             }

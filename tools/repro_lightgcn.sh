@@ -11,14 +11,16 @@
 #   Gowalla:
 #   P1+1 .. DECAY    batch 2048,  lr 0.001      (the paper's batch and rate; most of the run)
 #   DECAY+1 .. END   batch 2048,  lr 0.0005, 0.00025, 0.0001 in equal thirds (annealing: less noise at the end)
-#   Yelp2018 (the way that got furthest there, docs/graph-reproduction.md session 16):
-#   P1+1 .. AVG-1    batch 2048,  lr 0.001
-#   AVG .. END       batch 2048,  lr 0.002 with weight averaging from epoch AVG (the saved and evaluated model is
+#   Yelp2018 (the fastest way found there, docs/graph-reproduction.md sessions 18-19: 0.0620 at epoch 260; the
+#   earlier runs, lr 0.001 with a weight average from epoch 328, stood at 0.0621 at epoch 452):
+#   P1+1 .. LR2-1    batch 2048,  lr 0.001
+#   LR2 .. END       batch 2048,  lr 0.002, with weight averaging from epoch AVG (the saved and evaluated model is
 #                    the mean of the parameters after each epoch from AVG on; `train --average-from`)
-# with DECAY, AVG and END from the environment (defaults 600, 453 and 700) and the test split evaluated every 5
-# epochs (runs/<name>/sched.model.metrics.jsonl; the best Recall@20 is what docs/graph-reproduction.md reports).
-# Environment: BUILD (default build), THREADS (default: all cores), DECAY, AVG, END; DATA_DIR and RUN_DIR replace
-# the split directory and the run folder.
+# with DECAY, LR2, AVG and END from the environment (defaults 600, 77, 131 and 700; session 16's way: LR2=AVG=453)
+# and the test split evaluated every 5 epochs (runs/<name>/sched.model.metrics.jsonl; the best Recall@20 is what
+# docs/graph-reproduction.md reports).
+# Environment: BUILD (default build), THREADS (default: all cores), DECAY, LR2, AVG, END; DATA_DIR and RUN_DIR
+# replace the split directory and the run folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: tools/repro_lightgcn.sh gowalla|yelp2018 [MINUTES]}
@@ -31,7 +33,7 @@ esac
 data=${DATA_DIR:-$data} run=${RUN_DIR:-$run}  # overrides (tests, other splits)
 [ -f "$data/train.txt" ] || { echo "repro_lightgcn: $data/train.txt not found (../shared missing?)" >&2; exit 1; }
 bin=${BUILD:-build}/tastegraph
-decay=${DECAY:-600} avg=${AVG:-453} end=${END:-700}
+decay=${DECAY:-600} lr2=${LR2:-77} avg=${AVG:-131} end=${END:-700}
 model=$run/sched.model
 mkdir -p "$run"
 threads=()
@@ -48,7 +50,7 @@ left_minutes() { awk -v s=$(( deadline - $(date +%s) )) 'BEGIN { printf "%.2f", 
 # stages: "batch lr last-epoch [average-from]"
 third=$(( (end - decay) / 3 ))
 if [ "$name" = yelp2018 ]; then
-    stages=("16384 0.02 $p1" "2048 0.001 $((avg - 1))" "2048 0.002 $end $avg")
+    stages=("16384 0.02 $p1" "2048 0.001 $((lr2 - 1))" "2048 0.002 $end $avg")
 else
     stages=("16384 0.02 $p1" "2048 0.001 $decay" "2048 0.0005 $((decay + third))" "2048 0.00025 $((decay + 2 * third))"
             "2048 0.0001 $end")

@@ -21,6 +21,14 @@ namespace {
 inline float fmin_(float a, float b) { return a < b ? a : b; }
 inline float fmax_(float a, float b) { return a > b ? a : b; }
 
+// p(x) by Horner's rule, coefficients highest degree first: (...((c[0] x + c[1]) x + c[2]) ...) x + c[N-1].
+template <int N>
+inline float horner(const float (&c)[N], float x) {
+    float p = c[0];
+    for (int k = 1; k < N; k++) p = p * x + c[k];
+    return p;
+}
+
 // exp(x), Cephes expf: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n built in
 // the exponent bits. Max error ~2 ulp on [-87.3, 88.3]; exact 0 below, +inf above.
 inline float exp_fast(float x) {
@@ -30,13 +38,9 @@ inline float exp_fast(float x) {
     const float n = t - 12582912.0f;
     float r = xc - n * 0.693359375f;  // ln2 split in two parts for an exact first product
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                   4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    const float p = horner(kExpPoly, r) * r * r + r + 1.0f;
     const int32_t e = (int32_t(n) + 127) << 23;
     float scale;
     std::memcpy(&scale, &e, 4);
@@ -50,15 +54,7 @@ inline float exp_fast(float x) {
 // |r| <= 1/2, 2^r = 1 + r P(r) (degree-6 polynomial, max relative error 1e-7 in float), 2^n built in the
 // exponent bits. No upper clamp is needed for x <= 0; below -126 the result is 2^-126 (~1e-38) instead
 // of 0 (harmless in a sum that holds a 1). Fewer operations than exp_fast: no ln2 split, one clamp.
-// Its polynomial, highest degree first (also used by the AVX-512 intrinsic version in nn/bert_attention_impl.h).
-// p(x) by Horner's rule, coefficients highest degree first: (...((c[0] x + c[1]) x + c[2]) ...) x + c[N-1].
-template <int N>
-inline float horner(const float (&c)[N], float x) {
-    float p = c[0];
-    for (int k = 1; k < N; k++) p = p * x + c[k];
-    return p;
-}
-
+// Its polynomial, highest degree first.
 constexpr float kExp2Poly[7] = {1.535336188319500e-4f, 1.339887440266574e-3f, 9.618437357674640e-3f,
                                 5.550332471162809e-2f, 2.402264791363012e-1f, 6.931472028550421e-1f, 1.0f};
 inline float exp2_nonpos(float x) {
@@ -80,18 +76,12 @@ inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 inline float tanh_fast(float x) {
     const float xc = fmin_(fmax_(x, -7.90531110763549805f), 7.90531110763549805f);
     const float x2 = xc * xc;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 - 8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * xc;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    constexpr float kP[7] = {-2.76076847742355e-16f, 2.00018790482477e-13f, -8.60467152213735e-11f,
+                             5.12229709037114e-08f,  1.48572235717979e-05f, 6.37261928875436e-04f,
+                             4.89352455891786e-03f};
+    constexpr float kQ[4] = {1.19825839466702e-06f, 1.18534705686654e-04f, 2.26843463243900e-03f,
+                             4.89352518554385e-03f};
+    const float p = horner(kP, x2) * xc, q = horner(kQ, x2);
     const float ax = x < 0.0f ? -x : x;
     return ax < 0.0004f ? x : p / q;
 }

@@ -245,6 +245,51 @@ TEST_CASE("bert fused epilogue: bias + GELU (erf) and its bf16 copy against doub
     }
 }
 
+TEST_CASE("bert fused epilogue: the bf16 GELU (erf_bf16, bf16 output only) against double precision, every ISA") {
+    // x from -10 to 10 in steps of ~1e-3 (erf_bf16 clamps at |x / sqrt 2| = 3.4), rows of 997 values (not a
+    // multiple of 16), with and without a residual. Bound: half a bf16 step (up to 2^-8 of the value) of the exact
+    // value, + 0.01 % (vrcp14ps), + 2.5e-6 |x| (erf_bf16's 4.5e-6) + a little f32 rounding. erf_fast's coefficients, a
+    // clamp at 4 (erf_bf16 grows past it) or a missing factor would all break it.
+    const int64_t n = 997, rows = 20;
+    std::vector<float> c0(static_cast<size_t>(n * rows)), bias(static_cast<size_t>(n)), res(static_cast<size_t>(n * rows));
+    for (int64_t i = 0; i < n * rows; i++) {
+        c0[size_t(i)] = -10.f + 20.f * float(i) / float(n * rows - 1);
+        res[size_t(i)] = 0.001f * float(i % 5);
+    }
+    for (int64_t j = 0; j < n; j++) bias[size_t(j)] = 0.001f * float(j % 7) - 0.003f;
+    struct Table {
+        const char* name;
+        const detail::BertFusedFns& fn;
+        bool usable;
+    };
+    for (const Table& t : {Table{"base", detail::bert_fused_base(), true},
+                           Table{"avx2", detail::bert_fused_avx2(), cpu_isa_max() >= Isa::avx2},
+                           Table{"avx512", detail::bert_fused_avx512(), cpu_isa_max() >= Isa::avx512}}) {
+        if (!t.usable) continue;
+        for (bool with_res : {false, true}) {
+            std::vector<uint16_t> c16(size_t(n) + 1, 0xABCD);  // one past the end: must stay
+            double worst = 0;  // error over the bound's own size, must stay below 1
+            int64_t bad = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                t.fn.gelu_bf16(c16.data(), c0.data() + r * n, bias.data(), with_res ? res.data() + r * n : nullptr, n);
+                for (int64_t j = 0; j < n; j++) {
+                    const size_t i = size_t(r * n + j);
+                    const double x = double(c0[i]) + double(bias[size_t(j)]) + (with_res ? double(res[i]) : 0);
+                    const double want = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+                    const double got = double(bf16_to_f32(c16[size_t(j)]));
+                    const double bound = (1.0 / 256 + 1e-4) * std::fabs(want) + 2.5e-6 * std::fabs(x) + 1e-7;
+                    worst = std::max(worst, std::fabs(got - want) / bound);
+                    bad += std::fabs(got - want) > bound;
+                }
+                CHECK(c16[size_t(n)] == 0xABCD);
+            }
+            INFO(std::string(t.name) << " res " << with_res << ": worst error / bound " << worst);
+            CHECK(bad == 0);
+            CHECK(worst > 0.3);  // the bound is not loose either: bf16 rounding alone reaches most of it
+        }
+    }
+}
+
 TEST_CASE("bert pooling: cls / mean / max / l2 on hand-computed values") {
     // two sequences of C=2: rows {1,2},{3,-4} and {5,6}; then an empty one
     const float hidden[] = {1, 2, 3, -4, 5, 6};

@@ -331,7 +331,7 @@ BertEncoder BertEncoder::from_file(std::shared_ptr<const SafeTensorsFile> file, 
 //                                                bert_attention.h; the qkv output itself is not stored)
 //       out = gelu(out + bias)                   (ffn_in)
 //       out16 = bf16(out)                        (bf16 mode: the next GEMM's input; ffn_in's f32 output is then
-//                                                not stored)
+//                                                not stored, and its GELU is the bf16 one, gelu_bf16 in bert_fused.h)
 //   rows hook, once all columns of rows [i0, i1) are final (attn_out, ffn_out; their output is not stored):
 //       ln_out = LayerNorm(out + bias + residual), ln16 = bf16(ln_out)     (row by row, each row in L1)
 namespace {
@@ -397,6 +397,12 @@ void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_
     }
     const int64_t n = j1 - j0;
     if (n <= 0) return;
+    if (e.gelu && !e.gelu_tanh && e.out16 && !e.out) {  // only the bf16 copy is kept: the cheaper bf16 GELU
+        for (int64_t i = i0; i < i1; i++)
+            e.fn->gelu_bf16(e.out16 + i * e.ldo + j0, c + (i - i0) * ldc, e.bias + j0,
+                            e.res ? e.res + i * e.ldo + j0 : nullptr, n);
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) {
         const int act = e.gelu ? (e.gelu_tanh ? 2 : 1) : 0;
         e.fn->bias_act(c + (i - i0) * ldc, e.bias + j0, e.res ? e.res + i * e.ldo + j0 : nullptr, act,

@@ -17,6 +17,10 @@ struct BertFusedFns {
     // c[j] = act(c[j] + bias[j] + res[j]) (res may be nullptr); act 0 = none, 1 = GELU (erf), 2 = GELU (tanh
     // form); then c16[j] = bf16(c[j]) when c16 is not nullptr. Serial.
     void (*bias_act)(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n);
+    // c16[j] = bf16(GELU(c[j] + bias[j] + res[j])) (erf form; res may be nullptr), c left as it is: the bf16 mode's
+    // GELU, whose f32 result is never used. Its erf is erf_bf16 (tensor/math_poly.h), good to 4.5e-6: the result
+    // is within half a bf16 step (up to 2^-8 of the value) + 0.01 % + 2.5e-6 |x| of the exact GELU. Serial.
+    void (*gelu_bf16)(uint16_t* c16, const float* c, const float* bias, const float* res, int64_t n);
     // out[rows, C] = LayerNorm(inp) * w + b (as tensor/kernels.h layernorm_forward), and out16 = bf16(out)
     // when out16 is not nullptr. inp is first replaced by inp + bias + res, each of bias ([C]) and res ([rows, C])
     // left out when nullptr (res may be out: each row is read before it is written). Serial; out must not

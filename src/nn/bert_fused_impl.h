@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "nn/bert_fused.h"
+#include "tensor/cpu_isa.h"
 #include "tensor/math_poly.h"
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -104,6 +105,56 @@ void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const f
 }
 #endif
 
+// The bf16 mode's GELU: only the bf16 copy, from the cheaper erf_bf16.
+#ifndef __AVX512F__
+void gelu_bf16_impl(uint16_t* __restrict c16, const float* __restrict c, const float* __restrict bias,
+                    const float* __restrict res, int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) {
+        const float x = c[j] + bias[j] + (res ? res[j] : 0.0f);
+        c16[j] = bf16_rne(0.5f * x * (1.0f + erf_bf16(x * 0.7071067811865476f)));
+    }
+}
+#else
+// On AVX-512 about 20 instructions per 16 values where the f32 GELU above takes about 30 (it is ~3 % of a bf16
+// 32 x 128 forward): erf_bf16's six multiply-adds, no f32 store, and 1 + erf = (Q + x P) / Q taken as
+// (Q + x P) times vrcp14ps(Q) without a Newton step: 2^-14 relative error on the whole result, which bf16 rounds
+// away. Where the CPU has avx512_bf16, vcvtneps2bf16 rounds to nearest even in one instruction.
+template <bool CVT>
+void gelu_bf16_loop(uint16_t* __restrict c16, const float* __restrict c, const float* __restrict bias,
+                    const float* __restrict res, int64_t n) {
+    const __m512 lo = _mm512_set1_ps(-kErfBf16Clamp), hi = _mm512_set1_ps(kErfBf16Clamp),
+                 half = _mm512_set1_ps(0.5f), rs2 = _mm512_set1_ps(0.7071067811865476f);
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+        __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, bias + j));
+        if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
+        const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
+        const __m512 u2 = _mm512_mul_ps(u, u);
+        __m512 p = _mm512_set1_ps(kErfBf16P[0]), q = _mm512_set1_ps(kErfBf16Q[0]);
+        for (int k = 1; k < 4; k++) {
+            p = _mm512_fmadd_ps(p, u2, _mm512_set1_ps(kErfBf16P[k]));
+            q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(kErfBf16Q[k]));
+        }
+        const __m512 num = _mm512_fmadd_ps(u, p, q);  // Q (1 + erf(u))
+        const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, x), num), _mm512_rcp14_ps(q));
+        if constexpr (CVT) {
+            _mm256_mask_storeu_epi16(c16 + j, m, __m256i(_mm512_cvtneps_pbh(g)));
+        } else {  // bf16_rne on 16 lanes
+            const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+            __m512i b = _mm512_castps_si512(g);
+            b = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+            _mm256_mask_storeu_epi16(c16 + j, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+        }
+    }
+}
+void gelu_bf16_impl(uint16_t* c16, const float* c, const float* bias, const float* res, int64_t n) {
+    static const bool cvt = cpu_avx512_bf16_hw();
+    if (cvt) gelu_bf16_loop<true>(c16, c, bias, res, n);
+    else gelu_bf16_loop<false>(c16, c, bias, res, n);
+}
+#endif
+
 void bias_act_impl(float* c, const float* bias, const float* res, int act, uint16_t* c16, int64_t n) {
     if (act == 1) bias_act_loop<1>(c, bias, res, c16, n);
     else if (act == 2) bias_act_loop<2>(c, bias, res, c16, n);
@@ -190,7 +241,7 @@ void cast_bf16_serial_impl(uint16_t* __restrict out, const float* __restrict inp
 }  // namespace
 
 const BertFusedFns& TG_BERT_FUSED_TABLE() {
-    static const BertFusedFns t{cast_bf16_impl, cast_bf16_serial_impl, bias_act_impl,
+    static const BertFusedFns t{cast_bf16_impl, cast_bf16_serial_impl, bias_act_impl, gelu_bf16_impl,
                                 layernorm_rows_impl};
     return t;
 }

@@ -490,8 +490,9 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     // kᵀ row stride: T rounded up to 16 floats, plus 16 when that is a multiple of 4 KiB. With a 4 KiB-multiple
     // stride (T = 1024, 4096, ...) the D rows of one key tile all fall in the same L1 set and evict each other
     // on every pass of the score loop (32 x 128 tokens: attention 14.6% of the forward before, see bench-bert).
-    // (The bf16 attention's key pairs use the same stride; it reads up to 31 keys past a sequence's end: + 32.)
-    const int64_t ldkt = (T + 15) / 16 * 16 + ((T + 15) / 16 * 16 % 1024 == 0 ? 16 : 0) + (att16 ? 32 : 0);
+    // (The bf16 attention's key pairs use the same stride, + 32 first: it reads up to 31 keys past a sequence's end,
+    // straight from kp_.)
+    const int64_t ldkt0 = (T + 15) / 16 * 16 + (att16 ? 32 : 0), ldkt = ldkt0 + (ldkt0 % 1024 == 0 ? 16 : 0);
     if (att16) {
         grow(ws.q16_, T * C);
         grow(ws.kp_, C / 2 * ldkt);

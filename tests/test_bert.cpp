@@ -170,8 +170,8 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
         attention_forward_bf16(out16_hm.data(), head_major_copy(in, T, NH, D, qv_heads), off.data(),
                                int64_t(lens.size()), NH, D);
         CHECK(out16_hm == out16);
-        // q and k pre-rounded by the caller (as the encoder's qkv epilogue does): the same bits, from rounded and from
-        // unrounded inputs alike; the pairs' row padding, read past each sequence's end, holds NaN bit patterns,
+        // q, k and v pre-rounded by the caller (as the encoder's qkv epilogue does): the same bits, from rounded and
+        // from unrounded inputs alike; the pairs' row padding, read past each sequence's end, holds NaN bit patterns,
         // which must not matter
         for (bool unrounded : {false, true}) {
             std::vector<float> raw = qkv;
@@ -181,18 +181,20 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
                 for (int64_t c = 0; c < C; c++) rkt[size_t(c * T + t)] = raw[size_t(t * 3 * C + C + c)];
             const AttnInput rin{raw.data(), 3 * C, rkt.data(), T, raw.data() + 2 * C, 3 * C};
             const int64_t ldkp = T + 32;
-            std::vector<uint16_t> q16(size_t(T * C));
+            std::vector<uint16_t> q16(size_t(T * C)), v16(size_t(T * C));
             std::vector<uint32_t> kp(size_t(C / 2 * ldkp), 0xFFFFFFFFu);
             for (int64_t t = 0; t < T; t++)
                 for (int64_t c = 0; c < C; c++) {
                     q16[size_t((c / D * T + t) * D + c % D)] = f32_to_bf16(raw[size_t(t * 3 * C + c)]);
+                    v16[size_t((c / D * T + t) * D + c % D)] = f32_to_bf16(raw[size_t(t * 3 * C + 2 * C + c)]);
                     if (c % 2 == 0)
                         kp[size_t(c / 2 * ldkp + t)] = uint32_t(f32_to_bf16(raw[size_t(t * 3 * C + C + c)])) |
                                                        uint32_t(f32_to_bf16(raw[size_t(t * 3 * C + C + c + 1)])) << 16;
                 }
             AttnInput pre = rin;
-            pre.q = nullptr, pre.kt = nullptr;  // must not be read
+            pre.q = nullptr, pre.kt = nullptr, pre.v = nullptr;  // must not be read
             pre.q16 = q16.data(), pre.hsq16 = T * D, pre.kp = kp.data(), pre.ldkp = ldkp;
+            pre.v16 = v16.data(), pre.hsv16 = T * D;
             std::vector<uint16_t> a(size_t(T * C), 0xFFFF), b(size_t(T * C), 0xFFFF);
             attention_forward_bf16(a.data(), rin, off.data(), int64_t(lens.size()), NH, D);
             attention_forward_bf16(b.data(), pre, off.data(), int64_t(lens.size()), NH, D);

@@ -344,7 +344,8 @@ struct Epilogue {
     int64_t ldt = 0, t0 = 0;
     float* out_h = nullptr;            // when set, for columns j < t0 (queries, values), in pieces of hd:
     int64_t hd = 0, hs = 0;            //   out_h[(j / hd) * hs + i * hd + j % hd] = out[i, j] + bias[j]
-    uint16_t* out_h16 = nullptr;       // when set, columns j < tq (the queries) go there instead, as bf16:
+    uint16_t* out_h16 = nullptr;       // when set, columns j < tq (the queries; the bf16 attention: queries and
+                                       //   values, tq = t0) go there instead, as bf16:
     int64_t tq = 0;                    //   out_h16[(j / hd) * hs + i * hd + j % hd] = bf16(out[i, j] + bias[j])
     uint32_t* out_kp = nullptr;        // when set, the keys go there instead of out_t, as bf16 pairs (j - t0 even):
                                        //   out_kp[(j - t0) / 2 * ldt + i] = bf16(key j) | bf16(key j + 1) << 16
@@ -376,7 +377,7 @@ void epilogue_apply(const Epilogue& e, float* c, int64_t ldc, int64_t i0, int64_
         }
         j1 = std::max(j0, e.t0);  // what is left of the block is before the keys
     }
-    if (e.out_h) {  // queries and values: out + bias goes straight to the head-major copy (out is not needed)
+    if (e.out_h || e.out_h16) {  // queries and values: out + bias straight to the head-major copy (out is not needed)
         for (int64_t j = j0; j < j1;) {
             const int64_t h = j / e.hd, jn = std::min(j1, (h + 1) * e.hd), w = jn - j;  // the block's part of head h
             const float* b = e.bias + j;
@@ -494,7 +495,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
     // straight from kp_.)
     const int64_t ldkt0 = (T + 15) / 16 * 16 + (att16 ? 32 : 0), ldkt = ldkt0 + (ldkt0 % 1024 == 0 ? 16 : 0);
     if (att16) {
-        grow(ws.q16_, T * C);
+        grow(ws.q16_, 2 * T * C);
         grow(ws.kp_, C / 2 * ldkt);
     } else {
         grow(ws.kt_, C * ldkt);
@@ -510,7 +511,7 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
                                       : 0;
     // f_: the head-major q | v of attention, then ffn_in's output (when the block runs on all rows at once and
     // not only its bf16 copy is kept); ffn_f_ / ffn_f16_: one row block's intermediate per thread
-    grow(ws.f_, T * (act16 || ffn_rows ? 2 * C : std::max(d.I, 2 * C)));
+    if (!att16) grow(ws.f_, T * (act16 || ffn_rows ? 2 * C : std::max(d.I, 2 * C)));
     if (ffn_rows) {
         if (act16) grow(ws.ffn_f16_, nt * ffn_rows * d.I);
         else grow(ws.ffn_f_, nt * ffn_rows * d.I);
@@ -553,19 +554,21 @@ void BertEncoder::forward(const PackedBatch& in, BertWorkspace& ws, bool want_po
         e.fn = &fn;
         e.out = nullptr, e.ldo = 3 * C, e.bias = L.qkv.b, e.out_t = ws.kt_.data(), e.ldt = ldkt, e.t0 = 2 * C;
         e.out_h = ws.f_.data(), e.hd = d.D, e.hs = T * d.D;
-        if (att16) {  // the bf16 attention's own layouts: q head-major bf16, k as transposed bf16 pairs
-            e.out_h16 = ws.q16_.data(), e.tq = C;
+        if (att16) {  // the bf16 attention's own layouts: q and v head-major bf16, k as transposed bf16 pairs
+            e.out_h = nullptr, e.out_h16 = ws.q16_.data(), e.tq = 2 * C;
             e.out_t = nullptr, e.out_kp = ws.kp_.data();
         }
         // [T, 3C] = q | v | k, not stored: from its blocks, q and v head-major [2 NH, T, D] and kᵀ [C, T]
         linear(L.qkv, dtype_, x, x16, T, e);
-        const float* qh = ws.f_.data();
-        AttnInput ain{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
+        AttnInput ain{};
         if (att16) {
             ain.q16 = ws.q16_.data(), ain.hsq16 = T * d.D;
+            ain.v16 = ws.q16_.data() + d.NH * T * d.D, ain.hsv16 = T * d.D;
             ain.kp = ws.kp_.data(), ain.ldkp = ldkt;
             attention_forward_bf16(a16, ain, off, B, d.NH, d.D);        // [T, C] bf16
         } else {
+            const float* qh = ws.f_.data();
+            ain = AttnInput{qh, d.D, ws.kt_.data(), ldkt, qh + d.NH * T * d.D, d.D, T * d.D, T * d.D};
             attention_forward(ws.ctx_.data(), ain, off, B, d.NH, d.D);   // [T, C]
             if (act16) fn.cast_bf16(a16, ws.ctx_.data(), T * C);
         }

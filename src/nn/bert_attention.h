@@ -39,9 +39,10 @@ namespace tg {
 // page, freshly written by the GEMM. (MiniLM-L6, 32 x 128 tokens, 2 threads: attention 69 -> 48 ms of a
 // ~450 ms forward, the epilogue's copy no dearer than its bias pass was; the same bits.)
 //
-// The bf16 attention can also take q and k already rounded to bf16 and laid out as it multiplies them (the bf16
-// encoder's qkv epilogue writes them so: half the bytes there, no conversion here). Then q and kt are not read:
+// The bf16 attention can also take q, k and v already rounded to bf16 and laid out as it multiplies them (the bf16
+// encoder's qkv epilogue writes them so: half the bytes there, no conversion here). Then q, kt and v are not read:
 //   q16  head-major [NH, T, D] bf16: head h of row t at q16 + h*hsq16 + t*D;
+//   v16  the same for the values: head h of row t at v16 + h*hsv16 + t*D;
 //   kp   key feature PAIRS, transposed: kp[(c/2)*ldkp + t] = bf16(k[t, c]) | bf16(k[t, c+1]) << 16 (c even),
 //        ldkp >= T + 31: the score loop reads keys in runs of 32, up to 31 past a sequence's end (those scores are
 //        never used, whatever the bits there, but the memory must be readable).
@@ -57,6 +58,8 @@ struct AttnInput {
     int64_t hsq16 = 0;
     const uint32_t* kp = nullptr;   // bf16 attention only: pre-rounded key pairs (see above), or nullptr
     int64_t ldkp = 0;
+    const uint16_t* v16 = nullptr;  // bf16 attention only: pre-rounded values (see above), or nullptr
+    int64_t hsv16 = 0;
 };
 
 // out [T, C] (overwritten, row stride C), offsets [B+1] (offsets[0] = 0, offsets[B] = T, non-decreasing).

@@ -340,7 +340,8 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
     // all of them at once (into L2), so that their latencies overlap instead of stalling each packing loop.
     auto prefetch = [](const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); };
     const float* Kt = in.kt + h * D * in.ldk + s0;
-    const float* V = in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
+    const float* V = in.v16 ? nullptr : in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
+    const uint16_t* V16 = in.v16 ? in.v16 + h * in.hsv16 + s0 * D : nullptr;  // pre-rounded: row t at V16 + t*D
     const float* Q = in.q16 ? nullptr : in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
     const uint16_t* Q16 = in.q16 ? in.q16 + h * in.hsq16 + s0 * D : nullptr;  // pre-rounded: row t at Q16 + t*D
     const uint32_t* Kpre = in.kp ? in.kp + h * D2 * in.ldkp + s0 : nullptr;  // pre-rounded pairs: row p at + p*ldkp
@@ -352,7 +353,11 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
             for (int64_t j = 0; j < L; j += 16) prefetch(Kt + d * in.ldk + j);
     for (int64_t t = 0; t < L; t++)
         for (int64_t d = 0; d < D; d += 16) {
-            prefetch(V + t * in.ldv + d);
+            if (V16) {
+                if (d % 32 == 0) prefetch(V16 + t * D + d);
+            } else {
+                prefetch(V + t * in.ldv + d);
+            }
             if (Q16) {
                 if (d % 32 == 0) prefetch(Q16 + t * D + d);
             } else {
@@ -379,8 +384,26 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
             }
         }
     }
-    // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero
-    for (int64_t q = 0; q < Lp / 2; q++) {
+    // pack values: rows 2q, 2q+1 (tokens) -> pairs, tokens >= L zero. Pre-rounded ones: 32 features of both rows
+    // are one 64-byte load each, interleaved 16 bits at a time by vpermt2w (lane w of the first result = (row 2q
+    // feature w, row 2q+1 feature w), the second one features 16..31).
+    if (V16) {
+        alignas(64) static constexpr uint16_t kLo[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
+                                                         8,  40, 9,  41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+        alignas(64) static constexpr uint16_t kHi[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+                                                         24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+        const __m512i lo = _mm512_load_si512(kLo), hi = _mm512_load_si512(kHi);
+        for (int64_t q = 0; q < Lp / 2; q++) {
+            const bool has0 = 2 * q < L, has1 = 2 * q + 1 < L;
+            for (int64_t d = 0; d < D; d += 32) {
+                const __m512i v0 = has0 ? _mm512_loadu_si512(V16 + 2 * q * D + d) : _mm512_setzero_si512();
+                const __m512i v1 = has1 ? _mm512_loadu_si512(V16 + (2 * q + 1) * D + d) : _mm512_setzero_si512();
+                _mm512_storeu_si512(Vp + q * D + d, _mm512_permutex2var_epi16(v0, lo, v1));
+                _mm512_storeu_si512(Vp + q * D + d + 16, _mm512_permutex2var_epi16(v0, hi, v1));
+            }
+        }
+    }
+    for (int64_t q = 0; q < (V16 ? 0 : Lp / 2); q++) {
         const bool has0 = 2 * q < L, has1 = 2 * q + 1 < L;
         for (int64_t d = 0; d < D; d += 16) {
             const __m512 v0 = has0 ? _mm512_loadu_ps(V + 2 * q * in.ldv + d) : _mm512_setzero_ps();

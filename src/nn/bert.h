@@ -97,13 +97,14 @@ class BertWorkspace {
 
    private:
     friend class BertEncoder;
-    // [T,C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]; f_ is [T,2C] when only the bf16 copy of ffn_in's output is kept.
+    // [T,C] [C,T] [T,C] [T,C] [T,I] [B,C] [B,C]; f_ is [T,2C] when only the bf16 copy of ffn_in's output is kept,
+    // and not allocated with the bf16 attention (q16_ holds q and v then, kp_ the keys).
     // (The qkv GEMM's own output is never stored: its epilogue makes the head-major q, v and kᵀ from scratch blocks.)
     std::vector<float> x_, kt_, ctx_, h_, f_, cls_, pool_;
     std::vector<uint16_t> x16_, a16_;  // bf16 "dot": copy of x [T, C]; input of attn_out / ffn_out [T, max(C, I)]
     std::vector<float> ffn_f_;         // feed-forward by row blocks: one block's [rows, I] per thread (f32)
     std::vector<uint16_t> ffn_f16_;    //   or its bf16 copy (bf16 activations)
-    std::vector<uint16_t> q16_;        // bf16 attention: queries, head-major [NH, T, D] (then kt_ is not used)
+    std::vector<uint16_t> q16_;        // bf16 attention: queries | values, head-major [2 NH, T, D] (kt_ not used)
     std::vector<uint32_t> kp_;         //   and keys as transposed bf16 pairs [C/2, ldkt] (bert_attention.h)
 };
 

@@ -210,6 +210,20 @@ TEST_CASE("bert attention bf16: vdpbf16ps path == reference on bf16-rounded inpu
     }
 }
 
+namespace {
+// The fused-epilogue tables (bert_fused.h) this CPU can run: baseline, AVX2, AVX-512.
+struct FusedTable {
+    const char* name;
+    const detail::BertFusedFns& fn;
+};
+std::vector<FusedTable> fused_tables() {
+    std::vector<FusedTable> t{{"base", detail::bert_fused_base()}};
+    if (cpu_isa_max() >= Isa::avx2) t.push_back({"avx2", detail::bert_fused_avx2()});
+    if (cpu_isa_max() >= Isa::avx512) t.push_back({"avx512", detail::bert_fused_avx512()});
+    return t;
+}
+}  // namespace
+
 TEST_CASE("bert fused epilogue: bias + GELU (erf) and its bf16 copy against double precision, every ISA") {
     // x from -8 to 8 (the erf approximation clamps at |x / sqrt 2| = 4) plus a residual; n not a multiple of 16
     const int64_t n = 1000;
@@ -219,15 +233,7 @@ TEST_CASE("bert fused epilogue: bias + GELU (erf) and its bf16 copy against doub
         bias[size_t(j)] = 0.01f * float(j % 7) - 0.03f;
         res[size_t(j)] = 0.002f * float(j % 5);
     }
-    struct Table {
-        const char* name;
-        const detail::BertFusedFns& fn;
-        bool usable;
-    };
-    for (const Table& t : {Table{"base", detail::bert_fused_base(), true},
-                           Table{"avx2", detail::bert_fused_avx2(), cpu_isa_max() >= Isa::avx2},
-                           Table{"avx512", detail::bert_fused_avx512(), cpu_isa_max() >= Isa::avx512}}) {
-        if (!t.usable) continue;
+    for (const FusedTable& t : fused_tables()) {
         for (bool with_res : {false, true}) {
             std::vector<float> c = c0;
             std::vector<uint16_t> c16(size_t(n) + 1, 0xABCD);  // one past the end: must stay
@@ -259,15 +265,7 @@ TEST_CASE("bert fused epilogue: the bf16 GELU (erf_bf16, bf16 output only) again
         res[size_t(i)] = 0.001f * float(i % 5);
     }
     for (int64_t j = 0; j < n; j++) bias[size_t(j)] = 0.001f * float(j % 7) - 0.003f;
-    struct Table {
-        const char* name;
-        const detail::BertFusedFns& fn;
-        bool usable;
-    };
-    for (const Table& t : {Table{"base", detail::bert_fused_base(), true},
-                           Table{"avx2", detail::bert_fused_avx2(), cpu_isa_max() >= Isa::avx2},
-                           Table{"avx512", detail::bert_fused_avx512(), cpu_isa_max() >= Isa::avx512}}) {
-        if (!t.usable) continue;
+    for (const FusedTable& t : fused_tables()) {
         for (bool with_res : {false, true}) {
             std::vector<uint16_t> c16(size_t(n) + 1, 0xABCD);  // one past the end: must stay
             double worst = 0;  // error over the bound's own size, must stay below 1

@@ -339,7 +339,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
     // The task's keys, values and queries were written by the qkv GEMM long before and come from L3: ask for
     // all of them at once (into L2), so that their latencies overlap instead of stalling each packing loop.
     auto prefetch = [](const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1); };
-    const float* Kt = in.kt + h * D * in.ldk + s0;
+    const float* Kt = in.kp ? nullptr : in.kt + h * D * in.ldk + s0;
     const float* V = in.v16 ? nullptr : in.v + s0 * in.ldv + h * (in.hsv ? in.hsv : D);
     const uint16_t* V16 = in.v16 ? in.v16 + h * in.hsv16 + s0 * D : nullptr;  // pre-rounded: row t at V16 + t*D
     const float* Q = in.q16 ? nullptr : in.q + s0 * in.ldq + h * (in.hsq ? in.hsq : D);
@@ -369,7 +369,7 @@ void attention_task_bf16(uint16_t* __restrict out16, const AttnInput& in, int64_
     // kept in L1): the pre-rounded ones where they are (keys >= L: whatever follows them, never used; the stride is
     // not a multiple of 4 KiB, so the rows do not compete for the same L1 sets), or packed here into scratch from
     // rows 2p, 2p+1 of kt (features), keys >= L zero. (Copying the pre-rounded pairs into scratch first, as this
-    // once did, cost 0.5 % of a bf16 32 x 128 forward in memcpy for nothing: A/B -0.5 %.)
+    // once did, cost 0.5 % of a bf16 32 x 128 forward in memcpy: A/B -0.1 and -0.8 % in two runs.)
     const uint32_t* Kq = Kpre;
     int64_t ldkq = in.ldkp;
     if (!Kpre) {

@@ -74,16 +74,29 @@ void bias_act_loop(float* __restrict c, const float* __restrict bias, const floa
 // with the loop above). The same rational erf as erf_fast (its coefficients kErfP / kErfQ), except that p / q is p times the reciprocal of q from
 // vrcp14ps and one Newton step, r (2 - q r): relative error ~1e-7 (about 1 ulp; erf_fast itself is within 5e-7),
 // where vdivps has a throughput of one per several cycles.
+// Lanes j .. j + 15 of c + bias (+ res when not nullptr), those at n and beyond zero; m: the lanes below n.
+inline __m512 load_sum16(const float* c, const float* bias, const float* res, int64_t j, int64_t n, __mmask16& m) {
+    m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+    __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, bias + j));
+    if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
+    return x;
+}
+// bf16_rne on 16 lanes, by integer arithmetic (any AVX-512 CPU)
+inline __m256i bf16_rne16(__m512 g) {
+    __m512i b = _mm512_castps_si512(g);
+    b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                             _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
+}
+
 template <>
 void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const float* __restrict res,
                       uint16_t* __restrict c16, int64_t n) {
     const __m512 lo = _mm512_set1_ps(-4.0f), hi = _mm512_set1_ps(4.0f), half = _mm512_set1_ps(0.5f),
                  two = _mm512_set1_ps(2.0f), rs2 = _mm512_set1_ps(0.7071067811865476f);
-    const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
     for (int64_t j = 0; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
-        __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, bias + j));
-        if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
+        __mmask16 m;
+        const __m512 x = load_sum16(c, bias, res, j, n, m);
         const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
         const __m512 u2 = _mm512_mul_ps(u, u);
         __m512 p = _mm512_set1_ps(kErfP[0]);
@@ -96,11 +109,7 @@ void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const f
         const __m512 hx = _mm512_mul_ps(half, x);
         const __m512 g = _mm512_fmadd_ps(hx, _mm512_mul_ps(p, r), hx);  // 0.5 x (1 + erf(x / sqrt 2))
         _mm512_mask_storeu_ps(c + j, m, g);
-        if (c16) {  // bf16_rne on 16 lanes
-            __m512i b = _mm512_castps_si512(g);
-            b = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-            _mm256_mask_storeu_epi16(c16 + j, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
-        }
+        if (c16) _mm256_mask_storeu_epi16(c16 + j, m, bf16_rne16(g));
     }
 }
 #endif
@@ -116,8 +125,8 @@ void gelu_bf16_impl(uint16_t* __restrict c16, const float* __restrict c, const f
     }
 }
 #else
-// On AVX-512 about 20 instructions per 16 values where the f32 GELU above takes about 30 (it is ~3 % of a bf16
-// 32 x 128 forward): erf_bf16's six multiply-adds, no f32 store, and 1 + erf = (Q + x P) / Q taken as
+// On AVX-512 about 20 instructions per 16 values where the f32 GELU above takes about 30 (which made ~3 % of a
+// bf16 32 x 128 forward): erf_bf16's six multiply-adds, no f32 store, and 1 + erf = (Q + x P) / Q taken as
 // (Q + x P) times vrcp14ps(Q) without a Newton step: 2^-14 relative error on the whole result, which bf16 rounds
 // away. Where the CPU has avx512_bf16, vcvtneps2bf16 rounds to nearest even in one instruction.
 template <bool CVT>
@@ -126,9 +135,8 @@ void gelu_bf16_loop(uint16_t* __restrict c16, const float* __restrict c, const f
     const __m512 lo = _mm512_set1_ps(-kErfBf16Clamp), hi = _mm512_set1_ps(kErfBf16Clamp),
                  half = _mm512_set1_ps(0.5f), rs2 = _mm512_set1_ps(0.7071067811865476f);
     for (int64_t j = 0; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
-        __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, bias + j));
-        if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
+        __mmask16 m;
+        const __m512 x = load_sum16(c, bias, res, j, n, m);
         const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
         const __m512 u2 = _mm512_mul_ps(u, u);
         __m512 p = _mm512_set1_ps(kErfBf16P[0]), q = _mm512_set1_ps(kErfBf16Q[0]);
@@ -138,14 +146,7 @@ void gelu_bf16_loop(uint16_t* __restrict c16, const float* __restrict c, const f
         }
         const __m512 num = _mm512_fmadd_ps(u, p, q);  // Q (1 + erf(u))
         const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, x), num), _mm512_rcp14_ps(q));
-        if constexpr (CVT) {
-            _mm256_mask_storeu_epi16(c16 + j, m, __m256i(_mm512_cvtneps_pbh(g)));
-        } else {  // bf16_rne on 16 lanes
-            const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
-            __m512i b = _mm512_castps_si512(g);
-            b = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-            _mm256_mask_storeu_epi16(c16 + j, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
-        }
+        _mm256_mask_storeu_epi16(c16 + j, m, CVT ? __m256i(_mm512_cvtneps_pbh(g)) : bf16_rne16(g));
     }
 }
 void gelu_bf16_impl(uint16_t* c16, const float* c, const float* bias, const float* res, int64_t n) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "graph/trainer.h"
 #include "graph/sparse.h"
 #include "tensor/cpu_isa.h"
+#include "tensor/json.h"
 #include "tensor/parallel.h"
 #include "tensor/report.h"
 #include "test_util.h"
@@ -452,6 +454,80 @@ TEST_CASE("lightgcn: batch-restricted propagation gives the full propagation's l
                      }),
               24, false);
     }
+}
+
+TEST_CASE("trainer: --keep-best keeps the checkpoint of the best Recall@20 evaluation, across --resume") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("tg_best_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    // Random interactions over 150 items and 3 held-out items per user that the user does not have: no signal to
+    // learn, so Recall@20 wanders from epoch to epoch and the best evaluation is not simply the last one.
+    Dataset ds;
+    ds.n_users = 60, ds.n_items = 150;
+    ds.train = random_interactions(ds.n_users, ds.n_items, 5, 0.1f);
+    ds.test.assign(size_t(ds.n_users), {});
+    for (int32_t u = 0; u < ds.n_users; u++) {
+        const int32_t* b = ds.train.indices.data() + ds.train.row_begin(u);
+        const int32_t* e = ds.train.indices.data() + ds.train.row_end(u);
+        for (int32_t i = (u * 37) % 150, tries = 0; ds.test[size_t(u)].size() < 3 && tries < 150; i = (i + 53) % 150, tries++)
+            if (!std::binary_search(b, e, i)) ds.test[size_t(u)].push_back(i);
+    }
+    for (int32_t u = 0; u < ds.n_users; u++) ds.users.get_or_add("u" + std::to_string(u));
+    for (int32_t i = 0; i < ds.n_items; i++) ds.items.get_or_add("i" + std::to_string(i));
+    TrainOptions o = small_train_options("lightgcn");
+    o.eval_every = 1;
+    o.cfg.lr = 0.05f;
+    // The plain run's parameters after each epoch (resumed epoch by epoch: bit-identical to one sitting).
+    std::vector<std::vector<float>> p(9);
+    o.out = (dir / "plain.model").string();
+    for (int64_t e = 1; e <= 8; e++) {
+        o.epochs = e;
+        o.resume = e > 1;
+        train_model(ds, o);
+        p[size_t(e)] = load_model(o.out).state.at("params");
+    }
+    // The best evaluation so far, from the run's metrics log: (epoch, Recall@20), first of equals.
+    const auto best_logged = [](const std::string& log) {
+        std::ifstream f(log);
+        std::string line;
+        int64_t be = 0;
+        double br = -1;
+        while (std::getline(f, line)) {
+            const auto v = json::parse(line, log);
+            const double r = v.get_number("recall@20", -1);
+            if (r > br) br = r, be = v.get_int("epoch", 0);
+        }
+        return std::make_pair(be, br);
+    };
+    o.out = (dir / "run.model").string();
+    const std::string best = o.out + ".best";
+    o.keep_best = true;
+    // (This data's best evaluations: epoch 1 after 5 and 6 epochs, epoch 7 after 8; the sitting that ends at 6 fails
+    // if a resumed run forgot the file's bar.)
+    for (const auto& [epochs, resume] : {std::make_pair(int64_t(5), false), std::make_pair(int64_t(6), true),
+                                         std::make_pair(int64_t(8), true)}) {
+        o.epochs = epochs, o.resume = resume;
+        train_model(ds, o);
+        const auto [be, br] = best_logged(o.out + ".metrics.jsonl");
+        INFO("after epoch " << epochs << ": best logged at epoch " << be << ", recall@20 " << br);
+        REQUIRE(be >= 1);
+        RecModel b = load_model(best);
+        CHECK(b.state.at("params") == p[size_t(be)]);  // that epoch's checkpoint, whole
+        CHECK(json::parse(b.config_json, best).get_int("epoch", 0) == be);
+        // scored again from the file: the logged figure (to the log's 6 decimals)
+        const Metrics m = evaluate_model_file(best, ds.test);
+        CHECK(std::abs(m.get("recall", 20) - br) < 1e-6);
+    }
+    // A fresh run (no --resume) starts a new best: after one epoch the file is that epoch's.
+    o.epochs = 1, o.resume = false;
+    train_model(ds, o);
+    CHECK(load_model(best).state.at("params") == p[1]);
+    // Closed-form models have no evaluations to choose from: a clear error.
+    TrainOptions svd = small_train_options("svd");
+    svd.keep_best = true;
+    svd.out = (dir / "svd.model").string();
+    CHECK_THROWS_WITH(train_model(ds, svd), doctest::Contains("--keep-best"));
+    fs::remove_all(dir);
 }
 
 TEST_CASE("trainer: weight averaging keeps the mean of the per-epoch parameters; resumes bit-identically") {

@@ -18,7 +18,8 @@
 #                    the mean of the parameters after each epoch from AVG on; `train --average-from`)
 # with DECAY, LR2, AVG and END from the environment (defaults 600, 77, 131 and 700; session 16's way: LR2=AVG=453)
 # and the test split evaluated every 5 epochs (runs/<name>/sched.model.metrics.jsonl; the best Recall@20 is what
-# docs/graph-reproduction.md reports).
+# docs/graph-reproduction.md reports, and runs/<name>/sched.model.best is the checkpoint of that evaluation:
+# `train --keep-best`).
 # Environment: BUILD (default build), THREADS (default: all cores), DECAY, LR2, AVG, END; DATA_DIR and RUN_DIR
 # replace the split directory and the run folder.
 set -euo pipefail
@@ -66,11 +67,11 @@ for s in "${stages[@]}"; do
     [ -n "$from" ] && average=(--average-from "$from")
     echo "repro_lightgcn: $name epochs $((e + 1))..$upto at batch $batch, lr $lr${from:+, averaging from epoch $from} (at most $m min)"
     "$bin" train --data "$data" --model lightgcn "${resume[@]}" --batch "$batch" --lr "$lr" "${average[@]}" \
-        --epochs "$upto" --eval-every 5 --max-minutes "$m" "${threads[@]}" -o "$model"
+        --epochs "$upto" --eval-every 5 --keep-best --max-minutes "$m" "${threads[@]}" -o "$model"
     e=$(done_epochs)
     [ "$e" -ge "$upto" ] || { echo "repro_lightgcn: stopped at epoch $e; run the same command again to continue"; exit 0; }
 done
 e=$(done_epochs)
 [ "$e" -ge "$end" ] && echo "repro_lightgcn: schedule finished ($e epochs); best: $(grep -o '"recall@20":[0-9.]*' \
-    "$model.metrics.jsonl" | sort -t: -k2 -g | tail -n 1)"
+    "$model.metrics.jsonl" | sort -t: -k2 -g | tail -n 1) (that evaluation's checkpoint: $model.best)"
 exit 0

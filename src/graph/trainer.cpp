@@ -16,6 +16,7 @@
 #include "tensor/io.h"
 #include "tensor/json.h"
 #include "tensor/report.h"
+#include "tensor/safetensors.h"
 
 namespace tg::graph {
 
@@ -230,6 +231,20 @@ void save_bpr_model(const Dataset& ds, Model& m, WeightAverage& avg, const std::
     save_model(path, r);
 }
 
+// --keep-best: the Recall@20 that a model file's config records ("metrics"), -1 when the file does not exist or
+// records none. Reads the header only (the file is mapped, not loaded).
+double best_recall_of(const std::string& path) {
+    if (!file_exists(path)) return -1.0;
+    const SafeTensorsFile f(path);
+    for (const auto& [key, value] : f.metadata()) {
+        if (key != "config") continue;
+        const auto c = json::parse(value, path + " config");
+        if (const auto* mt = c.find("metrics"))
+            if (const auto* r = mt->find("recall@20")) return r->as_number("recall@20");
+    }
+    return -1.0;
+}
+
 template <typename Model>
 Metrics eval_bpr_model(const Dataset& ds, const Model& m) {
     auto F = m.final_embeddings();
@@ -337,6 +352,8 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
     }
     MetricsLog log(log_path, !opt.resume);
     Metrics last;
+    const std::string best_path = opt.out + ".best";
+    double best_recall = opt.keep_best && opt.resume ? best_recall_of(best_path) : -1.0;
     const auto wall0 = Clock::now();
     const int64_t nb = m.batches_per_epoch();
     if (!opt.quiet)
@@ -383,6 +400,10 @@ Metrics train_bpr(const Dataset& ds, const TrainOptions& opt) {
                             iterate.get("recall", 20), iterate.get("ndcg", 20));
             std::printf("\n");
             std::fflush(stdout);
+        }
+        if (eval_now && opt.keep_best && last.get("recall", 20) > best_recall) {
+            best_recall = last.get("recall", 20);
+            save_bpr_model(ds, m, avg, kind, best_path, train_seconds, &last);
         }
         if (final_epoch || (opt.save_every > 0 && m.epoch % opt.save_every == 0)) {
             save_bpr_model(ds, m, avg, kind, opt.out, train_seconds, eval_now ? &last : nullptr);
@@ -444,8 +465,8 @@ Metrics train_model(const Dataset& ds, const TrainOptions& opt) {
     if (opt.model == "svd" || opt.model == "pop") {
         TG_CHECK(!opt.user_features.given() && !opt.item_features.given(), "train: node features are for lightgcn, ",
                  "gcn and gat; ", opt.model, " does not use them");
-        TG_CHECK(opt.average_from == 0, "train: --average-from (weight averaging) is for lightgcn, gcn and gat; ",
-                 opt.model, " is fitted in closed form");
+        TG_CHECK(opt.average_from == 0 && !opt.keep_best, "train: --average-from (weight averaging) and --keep-best "
+                 "are for lightgcn, gcn and gat; ", opt.model, " is fitted in closed form");
         return train_closed_form(ds, opt);
     }
     TG_FAIL("train: unknown model '", opt.model, "' (expected lightgcn, gcn, gat, svd or pop)");

@@ -51,6 +51,11 @@ struct TrainOptions {
     // override_average is set with a different epoch, which restarts the mean (or turns it off with 0).
     int64_t average_from = 0;
     bool override_average = false;
+    // Also keep out + ".best": the whole checkpoint (resumable, scorable) as it was at the evaluation with the
+    // highest Recall@20 so far, written atomically when an evaluation beats it. On resume the bar is the Recall@20
+    // stored in that file, so the best survives sittings; a fresh run starts a new one. (A long run's best
+    // evaluation is otherwise overwritten by the next epoch's checkpoint.)
+    bool keep_best = false;
     bool quiet = false;              // no per-epoch lines on stdout
 };
 

@@ -54,6 +54,9 @@ training:
                       each epoch and evaluate and save that averaged model (the iterate's own
                       Recall/NDCG@20 are logged beside); with --resume, continues the checkpoint's
                       average unless E differs (then it restarts; 0 turns it off)
+  --keep-best         also keep MODEL_FILE.best: the checkpoint at the evaluation with the highest
+                      Recall@20 so far (with --resume, it must be beaten again); eval, recommend and
+                      --resume take it like any model file
   --metrics FILE      metrics log (default MODEL_FILE.metrics.jsonl)
   --curve FILE        SVG curve (default MODEL_FILE.curve.svg; loss in MODEL_FILE.loss.svg)
   --threads N         worker threads (default: all cores, or TG_THREADS)
@@ -93,6 +96,7 @@ int cmd_train(tg::cli::Args& a) {
     o.resume = a.flag({"--resume"});
     o.override_average = a.given({"--average-from"});
     o.average_from = a.int_or({"--average-from"}, 0);
+    o.keep_best = a.flag({"--keep-best"});
     o.metrics_path = a.value_or({"--metrics"}, "");
     o.curve_path = a.value_or({"--curve"}, "");
     a.finish();

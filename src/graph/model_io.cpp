@@ -2,6 +2,8 @@
 #include "graph/model_io.h"
 
 #include <cstring>
+#include <tuple>
+#include <utility>
 
 #include "tensor/common.h"
 #include "tensor/json.h"
@@ -79,8 +81,9 @@ void save_model(const std::string& path, const RecModel& m) {
                      {{"format", kFormat}, {"version", "1"}, {"kind", m.kind}, {"config", m.config_json}});
 }
 
-RecModel load_model(const std::string& path) {
-    SafeTensorsFile f(path);
+namespace {
+// The header of a model file: checks format and version, returns kind and config.
+std::pair<std::string, std::string> read_header(const SafeTensorsFile& f, const std::string& path) {
     std::string format, version, kind, config = "{}";
     for (const auto& [k, v] : f.metadata()) {
         if (k == "format") format = v;
@@ -90,9 +93,16 @@ RecModel load_model(const std::string& path) {
     }
     TG_CHECK(format == kFormat, path, ": not a tastegraph model file (metadata format = '", format, "')");
     TG_CHECK(version == "1", path, ": unsupported model file version '", version, "'");
+    return {kind, config};
+}
+}  // namespace
+
+std::string load_model_config(const std::string& path) { return read_header(SafeTensorsFile(path), path).second; }
+
+RecModel load_model(const std::string& path) {
+    SafeTensorsFile f(path);
     RecModel m;
-    m.kind = kind;
-    m.config_json = config;
+    std::tie(m.kind, m.config_json) = read_header(f, path);
     const SafeTensor& ue = f.get("user_emb");
     TG_CHECK(ue.dtype == DType::f32 && ue.shape.size() == 2, path, ": user_emb must be F32 [U, D]");
     m.n_users = ue.shape[0];

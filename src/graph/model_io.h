@@ -42,5 +42,7 @@ struct RecModel {
 void save_model(const std::string& path, const RecModel& m);
 // Loads and validates (shapes consistent, ids unique, indices in range); errors name the file.
 RecModel load_model(const std::string& path);
+// Only the config JSON of a model file (format and version checked; the tensors are mapped, not read).
+std::string load_model_config(const std::string& path);
 
 }  // namespace tg::graph

@@ -16,7 +16,6 @@
 #include "tensor/io.h"
 #include "tensor/json.h"
 #include "tensor/report.h"
-#include "tensor/safetensors.h"
 
 namespace tg::graph {
 
@@ -232,16 +231,12 @@ void save_bpr_model(const Dataset& ds, Model& m, WeightAverage& avg, const std::
 }
 
 // --keep-best: the Recall@20 that a model file's config records ("metrics"), -1 when the file does not exist or
-// records none. Reads the header only (the file is mapped, not loaded).
+// records none.
 double best_recall_of(const std::string& path) {
     if (!file_exists(path)) return -1.0;
-    const SafeTensorsFile f(path);
-    for (const auto& [key, value] : f.metadata()) {
-        if (key != "config") continue;
-        const auto c = json::parse(value, path + " config");
-        if (const auto* mt = c.find("metrics"))
-            if (const auto* r = mt->find("recall@20")) return r->as_number("recall@20");
-    }
+    const auto c = json::parse(load_model_config(path), path + " config");
+    if (const auto* mt = c.find("metrics"))
+        if (const auto* r = mt->find("recall@20")) return r->as_number("recall@20");
     return -1.0;
 }
 

@@ -81,6 +81,11 @@ inline __m512 load_sum16(const float* c, const float* bias, const float* res, in
     if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
     return x;
 }
+// The erf argument of GELU on 16 lanes: x / sqrt 2, clamped to [-clamp, clamp] (where the rational erf ends).
+inline __m512 erf_arg16(__m512 x, float clamp) {
+    const __m512 u = _mm512_mul_ps(x, _mm512_set1_ps(0.7071067811865476f));
+    return _mm512_min_ps(_mm512_max_ps(u, _mm512_set1_ps(-clamp)), _mm512_set1_ps(clamp));
+}
 // bf16_rne on 16 lanes, by integer arithmetic (any AVX-512 CPU)
 inline __m256i bf16_rne16(__m512 g) {
     __m512i b = _mm512_castps_si512(g);
@@ -92,12 +97,11 @@ inline __m256i bf16_rne16(__m512 g) {
 template <>
 void bias_act_loop<1>(float* __restrict c, const float* __restrict bias, const float* __restrict res,
                       uint16_t* __restrict c16, int64_t n) {
-    const __m512 lo = _mm512_set1_ps(-4.0f), hi = _mm512_set1_ps(4.0f), half = _mm512_set1_ps(0.5f),
-                 two = _mm512_set1_ps(2.0f), rs2 = _mm512_set1_ps(0.7071067811865476f);
+    const __m512 half = _mm512_set1_ps(0.5f), two = _mm512_set1_ps(2.0f);
     for (int64_t j = 0; j < n; j += 16) {
         __mmask16 m;
         const __m512 x = load_sum16(c, bias, res, j, n, m);
-        const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
+        const __m512 u = erf_arg16(x, 4.0f);
         const __m512 u2 = _mm512_mul_ps(u, u);
         __m512 p = _mm512_set1_ps(kErfP[0]);
         for (int k = 1; k < 7; k++) p = _mm512_fmadd_ps(p, u2, _mm512_set1_ps(kErfP[k]));
@@ -132,12 +136,11 @@ void gelu_bf16_impl(uint16_t* __restrict c16, const float* __restrict c, const f
 template <bool CVT>
 void gelu_bf16_loop(uint16_t* __restrict c16, const float* __restrict c, const float* __restrict bias,
                     const float* __restrict res, int64_t n) {
-    const __m512 lo = _mm512_set1_ps(-kErfBf16Clamp), hi = _mm512_set1_ps(kErfBf16Clamp),
-                 half = _mm512_set1_ps(0.5f), rs2 = _mm512_set1_ps(0.7071067811865476f);
+    const __m512 half = _mm512_set1_ps(0.5f);
     for (int64_t j = 0; j < n; j += 16) {
         __mmask16 m;
         const __m512 x = load_sum16(c, bias, res, j, n, m);
-        const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, rs2), lo), hi);
+        const __m512 u = erf_arg16(x, kErfBf16Clamp);
         const __m512 u2 = _mm512_mul_ps(u, u);
         __m512 p = _mm512_set1_ps(kErfBf16P[0]), q = _mm512_set1_ps(kErfBf16Q[0]);
         for (int k = 1; k < 4; k++) {

@@ -30,6 +30,7 @@
 #include "tensor/gemm.h"
 #include "tensor/npy.h"
 #include "tensor/parallel.h"
+#include "bench_util.h"
 
 using namespace tg;
 
@@ -48,18 +49,6 @@ static void add_row(PackedBatch& p, const int32_t* r, int64_t Smax, int64_t S) {
     p.add(row.data(), nullptr, S);
 }
 
-// Peak resident set of this process in MB: VmHWM from /proc/self/status. (getrusage's ru_maxrss would
-// include the parent's peak when the driver forks us: Linux keeps it across exec.)
-static double peak_rss_mb() {
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    double mb = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::strncmp(line, "VmHWM:", 6) == 0) mb = std::atof(line + 6) / 1024.0;
-    std::fclose(f);
-    return mb;
-}
 
 int main(int argc, char** argv) {
     std::string model = "weights/all-MiniLM-L6-v2", ids_path, dtype_s = "f32", emb_out;

@@ -34,20 +34,10 @@
 #include "tensor/allocator.h"
 #include "tensor/npy.h"
 #include "tensor/parallel.h"
+#include "bench_util.h"
 
 using namespace tg;
 
-// Peak resident set of this process in MB (VmHWM; getrusage's ru_maxrss would inherit the parent's peak).
-static double peak_rss_mb() {
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    double mb = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::strncmp(line, "VmHWM:", 6) == 0) mb = std::atof(line + 6) / 1024.0;
-    std::fclose(f);
-    return mb;
-}
 
 // Minor page faults so far (each one a fresh 4 KiB page the kernel zeroed: memory that was not reused).
 static long minor_faults() {

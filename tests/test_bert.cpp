@@ -290,6 +290,56 @@ TEST_CASE("bert fused epilogue: the bf16 GELU (erf_bf16, bf16 output only) again
     }
 }
 
+TEST_CASE("bert fused epilogue: LayerNorm rows (+ bias + residual in place) and the bf16 copy, every ISA") {
+    // The encoder's use: inp is the GEMM's scratch rows (ldi > C), made inp + bias + res in place; res and out
+    // are the same rows (the residual stream). C = 384 (MiniLM) and 100 (a tail of 4 past the 16-wide vectors).
+    // Against double precision; the bf16 copy must be the f32 output rounded to nearest even, bit for bit, and
+    // nothing past a row's C values (ldi padding, out16's end) may be written.
+    for (int64_t C : {int64_t(384), int64_t(128), int64_t(100)}) {
+        const int64_t rows = 7, ldi = C + 20;
+        std::vector<float> inp0(size_t(rows * ldi)), res0(size_t(rows * C)), bias(static_cast<size_t>(C)), w(static_cast<size_t>(C)), b(static_cast<size_t>(C));
+        for (int64_t i = 0; i < rows * ldi; i++) inp0[size_t(i)] = std::sin(0.37f * float(i)) * (1.f + float(i % 5));
+        for (int64_t i = 0; i < rows * C; i++) res0[size_t(i)] = 0.5f * std::cos(0.11f * float(i)) + 3.f;
+        for (int64_t c = 0; c < C; c++) {
+            bias[size_t(c)] = 0.01f * float(c % 9) - 0.04f;
+            w[size_t(c)] = 0.5f + 0.01f * float(c % 13);
+            b[size_t(c)] = 0.02f * float(c % 3) - 0.02f;
+        }
+        for (const FusedTable& t : fused_tables()) {
+            for (bool with16 : {false, true}) {
+                std::vector<float> inp = inp0, io = res0;  // io: res in, out out
+                std::vector<uint16_t> o16(size_t(rows * C) + 1, 0xABCD);
+                t.fn.layernorm_rows(io.data(), with16 ? o16.data() : nullptr, inp.data(), ldi, bias.data(), io.data(),
+                                    w.data(), b.data(), rows, C, 1e-12f);
+                double worst = 0;
+                for (int64_t n = 0; n < rows; n++) {
+                    std::vector<double> x(static_cast<size_t>(C));
+                    double m = 0, v = 0;
+                    for (int64_t c = 0; c < C; c++) {
+                        x[size_t(c)] = double(inp0[size_t(n * ldi + c)]) + double(bias[size_t(c)]) +
+                                       double(res0[size_t(n * C + c)]);
+                        m += x[size_t(c)];
+                    }
+                    m /= double(C);
+                    for (int64_t c = 0; c < C; c++) v += (x[size_t(c)] - m) * (x[size_t(c)] - m);
+                    const double r = 1.0 / std::sqrt(v / double(C) + 1e-12);
+                    for (int64_t c = 0; c < C; c++) {
+                        const size_t i = size_t(n * C + c);
+                        const double want = (x[size_t(c)] - m) * r * double(w[size_t(c)]) + double(b[size_t(c)]);
+                        worst = std::max(worst, std::fabs(double(io[i]) - want));
+                        if (with16) CHECK(o16[i] == f32_to_bf16(io[i]));
+                    }
+                    for (int64_t c = C; c < ldi; c++) CHECK(inp[size_t(n * ldi + c)] == inp0[size_t(n * ldi + c)]);
+                }
+                INFO(std::string(t.name) << " C " << C << " bf16 copy " << with16 << ": max abs error " << worst);
+                CHECK(worst < 2e-6);
+                CHECK(o16[size_t(rows * C)] == 0xABCD);
+                if (!with16) CHECK(o16[0] == 0xABCD);
+            }
+        }
+    }
+}
+
 TEST_CASE("bert pooling: cls / mean / max / l2 on hand-computed values") {
     // two sequences of C=2: rows {1,2},{3,-4} and {5,6}; then an empty one
     const float hidden[] = {1, 2, 3, -4, 5, 6};

@@ -22,9 +22,9 @@ struct BertFusedFns {
     // is within half a bf16 step (up to 2^-8 of the value) + 0.01 % + 2.5e-6 |x| of the exact GELU. Serial.
     void (*gelu_bf16)(uint16_t* c16, const float* c, const float* bias, const float* res, int64_t n);
     // out[rows, C] = LayerNorm(inp) * w + b (as tensor/kernels.h layernorm_forward), and out16 = bf16(out)
-    // when out16 is not nullptr. inp is first replaced by inp + bias + res, each of bias ([C]) and res ([rows, C])
-    // left out when nullptr (res may be out: each row is read before it is written). Serial; out must not
-    // overlap inp.
+    // when out16 is not nullptr, of the rows inp + bias + res, each of bias ([C]) and res ([rows, C]) left out when
+    // nullptr (res may be out: each row is read before it is written). inp is scratch: its rows' first C values may
+    // be overwritten (with inp + bias + res, where the row is not kept in registers). Serial; out must not overlap inp.
     // inp's rows are ldi floats apart, the others' C.
     void (*layernorm_rows)(float* out, uint16_t* out16, float* inp, int64_t ldi, const float* bias, const float* res,
                            const float* w, const float* b, int64_t rows, int64_t C, float eps);

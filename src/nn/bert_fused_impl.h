@@ -187,14 +187,114 @@ inline float fold16(F16 v) {  // as a tree
     return p[0];
 }
 
+// The last pass of a LayerNorm row with the bf16 copy: y = (x - m) r w + b, stored as f32 and as bf16.
+#ifdef __AVX512F__
+// On AVX-512, by hand: GCC's vectorization of the scalar loop below rounds to bf16 with about ten
+// instructions per 16 values, and vcvtneps2bf16 (avx512_bf16) does it in one (the same result for every
+// finite value). Also the tail by mask rather than a scalar loop.
+template <bool CVT>
+void layernorm_store16_loop(float* y, uint16_t* __restrict y16, const float* x, float m, float r,
+                            const float* __restrict w, const float* __restrict b, int64_t C) {
+    const __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(r);
+    for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
+        const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vr);
+        const __m512 v = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + c), _mm512_maskz_loadu_ps(k, b + c));
+        _mm512_mask_storeu_ps(y + c, k, v);
+        _mm256_mask_storeu_epi16(y16 + c, k, CVT ? __m256i(_mm512_cvtneps_pbh(v)) : bf16_rne16(v));
+    }
+}
+inline void layernorm_store16(float* y, uint16_t* __restrict y16, const float* x, float m, float r,
+                              const float* __restrict w, const float* __restrict b, int64_t C) {
+    static const bool cvt = cpu_avx512_bf16_hw();
+    if (cvt) layernorm_store16_loop<true>(y, y16, x, m, r, w, b, C);
+    else layernorm_store16_loop<false>(y, y16, x, m, r, w, b, C);
+}
+
+// C = 16 NV values a row (MiniLM's 384: NV = 24 of the 32 registers): the row is kept in registers from the first
+// pass to the last, never stored back and re-read. The same sums in the same order as the loops of
+// layernorm_rows_impl (16 partial sums, folded as a tree: _mm512_reduce_add_ps pairs lanes i and i + 8 first,
+// as fold16 does).
+template <int NV, bool CVT>
+void layernorm_rows_regs(float* out, uint16_t* __restrict out16, const float* __restrict inp, int64_t ldi,
+                         const float* __restrict bias, const float* res, const float* __restrict w,
+                         const float* __restrict b, int64_t rows, float eps) {
+    constexpr int64_t C = 16 * NV;
+    for (int64_t n = 0; n < rows; n++) {
+        const float* x = inp + n * ldi;
+        const float* rs = res ? res + n * C : nullptr;
+        __m512 v[NV];
+        __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 32
+        for (int i = 0; i < NV; i++) {
+            __m512 t = _mm512_loadu_ps(x + 16 * i);
+            if (bias) t = _mm512_add_ps(t, _mm512_loadu_ps(bias + 16 * i));
+            if (rs) t = _mm512_add_ps(t, _mm512_loadu_ps(rs + 16 * i));
+            v[i] = t;
+            acc = _mm512_add_ps(acc, t);
+        }
+        const __m512 vm = _mm512_set1_ps(_mm512_reduce_add_ps(acc) / float(C));
+        __m512 sq = _mm512_setzero_ps();
+#pragma GCC unroll 32
+        for (int i = 0; i < NV; i++) {
+            v[i] = _mm512_sub_ps(v[i], vm);
+            sq = _mm512_fmadd_ps(v[i], v[i], sq);
+        }
+        const __m512 vr = _mm512_set1_ps(1.0f / __builtin_sqrtf(_mm512_reduce_add_ps(sq) / float(C) + eps));
+        float* y = out + n * C;
+#pragma GCC unroll 32
+        for (int i = 0; i < NV; i++) {
+            const __m512 t = _mm512_fmadd_ps(_mm512_mul_ps(v[i], vr), _mm512_loadu_ps(w + 16 * i),
+                                             _mm512_loadu_ps(b + 16 * i));
+            _mm512_storeu_ps(y + 16 * i, t);
+            if (out16)
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out16 + n * C + 16 * i),
+                                    CVT ? __m256i(_mm512_cvtneps_pbh(t)) : bf16_rne16(t));
+        }
+    }
+}
+// true when C is one of the register-kept widths (128, 256, 384) and the rows were done
+inline bool layernorm_rows_in_regs(float* out, uint16_t* out16, const float* inp, int64_t ldi, const float* bias,
+                                   const float* res, const float* w, const float* b, int64_t rows, int64_t C,
+                                   float eps) {
+    static const bool cvt = cpu_avx512_bf16_hw();
+#define TG_LN_REGS(NV)                                                                              \
+    (cvt ? layernorm_rows_regs<NV, true>(out, out16, inp, ldi, bias, res, w, b, rows, eps)          \
+         : layernorm_rows_regs<NV, false>(out, out16, inp, ldi, bias, res, w, b, rows, eps))
+    switch (C) {
+        case 128: TG_LN_REGS(8); return true;
+        case 256: TG_LN_REGS(16); return true;
+        case 384: TG_LN_REGS(24); return true;
+        default: return false;
+    }
+#undef TG_LN_REGS
+}
+#else
+inline bool layernorm_rows_in_regs(float*, uint16_t*, const float*, int64_t, const float*, const float*, const float*,
+                                   const float*, int64_t, int64_t, float) {
+    return false;
+}
+inline void layernorm_store16(float* y, uint16_t* __restrict y16, const float* x, float m, float r,
+                              const float* __restrict w, const float* __restrict b, int64_t C) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+        const float yv = (x[c] - m) * r * w[c] + b[c];
+        y[c] = yv;
+        y16[c] = bf16_rne(yv);
+    }
+}
+#endif
+
 // LayerNorm of rows (tensor/kernels.h layernorm_forward's two-pass formula: mean, then the mean square of x - mean),
-// serial, with the bf16 copy. With bias and/or res (nullptr: none), each row is first made inp + bias + res in place,
-// in the pass that sums it; the row is then in L1 for the other two. res and out may be the same rows (the
+// serial, with the bf16 copy. With bias and/or res (nullptr: none), each row is first made inp + bias + res: kept in
+// registers for the widths layernorm_rows_in_regs takes (AVX-512), else in place, in the pass that sums it, and then
+// in L1 for the other two. res and out may be the same rows (the
 // encoder's residual stream): neither is __restrict. The sums are kept as 16 partial sums (lane c % 16) and
 // folded as a tree.
 void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restrict inp, int64_t ldi,
                          const float* __restrict bias, const float* res, const float* __restrict w,
                          const float* __restrict b, int64_t rows, int64_t C, float eps) {
+    if (layernorm_rows_in_regs(out, out16, inp, ldi, bias, res, w, b, rows, C, eps)) return;
     const int64_t C16 = C / 16 * 16;
     for (int64_t n = 0; n < rows; n++) {
         float* x = inp + n * ldi;
@@ -224,12 +324,7 @@ void layernorm_rows_impl(float* out, uint16_t* __restrict out16, float* __restri
         const float r = 1.0f / __builtin_sqrtf(fold16(sq) / float(C) + eps);
         float* y = out + n * C;
         if (out16) {
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) {
-                const float yv = (x[c] - m) * r * w[c] + b[c];
-                y[c] = yv;
-                out16[n * C + c] = bf16_rne(yv);
-            }
+            layernorm_store16(y, out16 + n * C, x, m, r, w, b, C);
         } else {
 #pragma omp simd
             for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];

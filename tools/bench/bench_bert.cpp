@@ -49,7 +49,6 @@ static void add_row(PackedBatch& p, const int32_t* r, int64_t Smax, int64_t S) {
     p.add(row.data(), nullptr, S);
 }
 
-
 int main(int argc, char** argv) {
     std::string model = "weights/all-MiniLM-L6-v2", ids_path, dtype_s = "f32", emb_out;
     std::string batches = "1,8,32", seqs = "32,128";

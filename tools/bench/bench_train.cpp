@@ -38,7 +38,6 @@
 
 using namespace tg;
 
-
 // Minor page faults so far (each one a fresh 4 KiB page the kernel zeroed: memory that was not reused).
 static long minor_faults() {
     rusage u{};

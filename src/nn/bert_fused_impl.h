@@ -74,9 +74,11 @@ void bias_act_loop(float* __restrict c, const float* __restrict bias, const floa
 // with the loop above). The same rational erf as erf_fast (its coefficients kErfP / kErfQ), except that p / q is p times the reciprocal of q from
 // vrcp14ps and one Newton step, r (2 - q r): relative error ~1e-7 (about 1 ulp; erf_fast itself is within 5e-7),
 // where vdivps has a throughput of one per several cycles.
+// The lanes of a 16-wide step with `left` values still to go: all 16 when left >= 16.
+inline __mmask16 lanes16(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
 // Lanes j .. j + 15 of c + bias (+ res when not nullptr), those at n and beyond zero; m: the lanes below n.
 inline __m512 load_sum16(const float* c, const float* bias, const float* res, int64_t j, int64_t n, __mmask16& m) {
-    m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+    m = lanes16(n - j);
     __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, bias + j));
     if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + j));
     return x;
@@ -92,6 +94,13 @@ inline __m256i bf16_rne16(__m512 g) {
     b = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
                                              _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
+}
+// 16 floats rounded to bf16 (nearest even): one vcvtneps2bf16 where the CPU has avx512_bf16 (CVT), else bf16_rne16.
+// The same result for every finite value.
+template <bool CVT>
+inline __m256i to_bf16x16(__m512 v) {
+    if constexpr (CVT) return __m256i(_mm512_cvtneps_pbh(v));
+    else return bf16_rne16(v);
 }
 
 template <>
@@ -149,7 +158,7 @@ void gelu_bf16_loop(uint16_t* __restrict c16, const float* __restrict c, const f
         }
         const __m512 num = _mm512_fmadd_ps(u, p, q);  // Q (1 + erf(u))
         const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, x), num), _mm512_rcp14_ps(q));
-        _mm256_mask_storeu_epi16(c16 + j, m, CVT ? __m256i(_mm512_cvtneps_pbh(g)) : bf16_rne16(g));
+        _mm256_mask_storeu_epi16(c16 + j, m, to_bf16x16<CVT>(g));
     }
 }
 void gelu_bf16_impl(uint16_t* c16, const float* c, const float* bias, const float* res, int64_t n) {
@@ -189,19 +198,19 @@ inline float fold16(F16 v) {  // as a tree
 
 // The last pass of a LayerNorm row with the bf16 copy: y = (x - m) r w + b, stored as f32 and as bf16.
 #ifdef __AVX512F__
-// On AVX-512, by hand: GCC's vectorization of the scalar loop below rounds to bf16 with about ten
-// instructions per 16 values, and vcvtneps2bf16 (avx512_bf16) does it in one (the same result for every
-// finite value). Also the tail by mask rather than a scalar loop.
+// On AVX-512, by hand (for the widths layernorm_rows_regs below does not take, e.g. BERT-base's 768): GCC's
+// vectorization of the scalar loop below rounds to bf16 with about ten instructions per 16 values, and
+// to_bf16x16 takes one where the CPU has avx512_bf16. Also the tail by mask rather than a scalar loop.
 template <bool CVT>
 void layernorm_store16_loop(float* y, uint16_t* __restrict y16, const float* x, float m, float r,
                             const float* __restrict w, const float* __restrict b, int64_t C) {
     const __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(r);
     for (int64_t c = 0; c < C; c += 16) {
-        const __mmask16 k = C - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (C - c)) - 1);
+        const __mmask16 k = lanes16(C - c);
         const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vr);
         const __m512 v = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + c), _mm512_maskz_loadu_ps(k, b + c));
         _mm512_mask_storeu_ps(y + c, k, v);
-        _mm256_mask_storeu_epi16(y16 + c, k, CVT ? __m256i(_mm512_cvtneps_pbh(v)) : bf16_rne16(v));
+        _mm256_mask_storeu_epi16(y16 + c, k, to_bf16x16<CVT>(v));
     }
 }
 inline void layernorm_store16(float* y, uint16_t* __restrict y16, const float* x, float m, float r,
@@ -248,8 +257,7 @@ void layernorm_rows_regs(float* out, uint16_t* __restrict out16, const float* __
                                              _mm512_loadu_ps(b + 16 * i));
             _mm512_storeu_ps(y + 16 * i, t);
             if (out16)
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out16 + n * C + 16 * i),
-                                    CVT ? __m256i(_mm512_cvtneps_pbh(t)) : bf16_rne16(t));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out16 + n * C + 16 * i), to_bf16x16<CVT>(t));
         }
     }
 }
